@@ -1,0 +1,11 @@
+//! `realtime-server`: MQTT over TCP, MQTT over WebSocket and plain WebSocket for
+//! browsers over one shared topic bus.
+//!
+//! The binary (`src/main.rs`) is a thin wrapper over [`Server`]; tests start the
+//! same server in-process or as the release binary.
+
+pub mod config;
+pub mod listener;
+
+pub use config::Config;
+pub use listener::Server;

@@ -1,0 +1,131 @@
+//! Shared harness for the integration tests: start the server (in-process or as
+//! the release binary), find third-party peers, and fail loudly when one is missing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The workspace root (the parent of this crate's directory).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Returns the path of `program` on `PATH`, or panics with how to install it.
+///
+/// Interop tests call this instead of skipping: a missing peer is a failed test.
+pub fn require_peer(program: &str, how_to_install: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let candidate = dir.join(program);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!(
+        "peer `{program}` is not installed (needed by this interop test): {how_to_install}; `scripts/test.sh` installs every peer"
+    );
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; racy only against other processes).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The release server binary the interop tests start: `$REALTIME_SERVER_BIN`, else
+/// `target/release/realtime-server` (built by `scripts/test.sh`).
+pub fn server_binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("REALTIME_SERVER_BIN") {
+        return PathBuf::from(bin);
+    }
+    let bin = workspace_root().join("target/release/realtime-server");
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo build --release -p realtime-server` (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A server process started from the release binary on free loopback ports; killed on drop.
+pub struct ServerProcess {
+    child: Child,
+    /// MQTT over TCP address.
+    pub mqtt: SocketAddr,
+    /// HTTP / WebSocket address.
+    pub http: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts the server with `extra` arguments and waits until it accepts connections.
+    pub fn start(extra: &[&str]) -> Self {
+        let mqtt: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let child = Command::new(server_binary())
+            .arg("--mqtt-listen")
+            .arg(mqtt.to_string())
+            .arg("--http-listen")
+            .arg(http.to_string())
+            .args(extra)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start realtime-server");
+        let server = Self { child, mqtt, http };
+        server.wait_ready(Duration::from_secs(20));
+        server
+    }
+
+    fn wait_ready(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(self.http).is_ok()
+                && std::net::TcpStream::connect(self.mqtt).is_ok()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("realtime-server did not start listening within {limit:?}");
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends one HTTP/1.1 GET and returns the status code and the body.
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {response:?}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}

@@ -1,0 +1,37 @@
+//! The opening handshake (RFC 6455 §4).
+
+use base64::Engine as _;
+use sha1::{Digest, Sha1};
+
+/// The GUID appended to `Sec-WebSocket-Key` before hashing (RFC 6455 §1.3).
+pub const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// Computes `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key` (RFC 6455 §4.2.2 step 5.4):
+/// base64(SHA-1(key + GUID)).
+///
+/// ```
+/// assert_eq!(
+///     ws_proto::handshake::accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+///     "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+/// );
+/// ```
+pub fn accept_key(key: &[u8]) -> String {
+    let mut sha = Sha1::new();
+    sha.update(key);
+    sha.update(WEBSOCKET_GUID.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(sha.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The worked example of RFC 6455 §1.3.
+    #[test]
+    fn accept_key_matches_rfc6455_section_1_3() {
+        assert_eq!(
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+}
