@@ -59,6 +59,37 @@ pub fn encode(value: u32, out: &mut Vec<u8>) -> bool {
     }
 }
 
+/// The number of bytes the minimal encoding of `value` takes (1 to 4); values
+/// above [`MAX`] report 4 but cannot be encoded.
+pub const fn encoded_len(value: u32) -> usize {
+    if value < 128 {
+        1
+    } else if value < 16_384 {
+        2
+    } else if value < 2_097_152 {
+        3
+    } else {
+        4
+    }
+}
+
+/// Appends the minimal encoding of `value` (at most [`MAX`], checked by the
+/// caller) to `out`.
+pub fn put(value: u32, out: &mut impl bytes::BufMut) {
+    let mut v = value & MAX;
+    loop {
+        let mut byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v > 0 {
+            byte |= 0x80;
+        }
+        out.put_u8(byte);
+        if v == 0 {
+            return;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +112,10 @@ mod tests {
             let mut out = Vec::new();
             assert!(encode(value, &mut out));
             assert_eq!(out, bytes, "encode {value}");
+            assert_eq!(encoded_len(value), bytes.len());
+            let mut put_out = Vec::new();
+            put(value, &mut put_out);
+            assert_eq!(put_out, bytes);
             assert_eq!(
                 decode(bytes),
                 Ok(Some((value, bytes.len()))),
@@ -91,7 +126,7 @@ mod tests {
 
     /// MQTT-1.5.5-1: a non-minimal encoding is malformed; five bytes are malformed.
     #[test]
-    fn mqtt_1_5_5_1_non_minimal_is_malformed() {
+    fn mqtt_1_5_5_1_varint_non_minimal_is_malformed() {
         assert_eq!(decode(&[0x80, 0x00]), Err(VarIntError::Malformed));
         assert_eq!(
             decode(&[0xff, 0xff, 0xff, 0xff, 0x01]),

@@ -1,0 +1,13 @@
+//! MQTT 5.0 decoder (properties, reason codes): never panics on any bytes; whatever decodes re-encodes to bytes that
+//! decode to the same packet.
+#![no_main]
+
+#[path = "common/roundtrip.rs"]
+mod roundtrip;
+
+use libfuzzer_sys::fuzz_target;
+use mqtt_proto::ProtocolVersion;
+
+fuzz_target!(|data: &[u8]| {
+    roundtrip::check(ProtocolVersion::V5, data);
+});

@@ -1,0 +1,75 @@
+//! AUTH (MQTT 5.0 §3.15; not part of 3.1.1).
+
+use bytes::BytesMut;
+
+use super::{Body, invalid, invalid_property, put_reason_tail, reason_tail_len};
+use crate::error::{DecodeError, EncodeError, Rule};
+use crate::properties::{AuthProperties, Dropped};
+use crate::reader::Reader;
+use crate::{PacketType, ProtocolVersion, ReasonCode};
+
+/// An AUTH packet (5.0 only): 0x00 Success, 0x18 Continue authentication or 0x19
+/// Re-authenticate.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Auth {
+    /// The Authenticate Reason Code.
+    pub reason_code: ReasonCode,
+    /// AUTH properties.
+    pub properties: AuthProperties,
+}
+
+const AUTH_REASON: Rule = Rule::v5("MQTT-3.15.2-1");
+const AUTH_DATA_WITHOUT_METHOD: Rule = Rule::v5("MQTT-5.0 §3.15.2.2.3");
+
+pub(super) fn decode(r: &mut Reader<'_>) -> Result<Auth, DecodeError> {
+    let mut out = Auth::default();
+    if r.remaining() > 0 {
+        out.reason_code = ReasonCode::from_u8(r.u8()?)
+            .filter(|c| c.is_valid_for(PacketType::Auth))
+            .ok_or_else(|| r.malformed(AUTH_REASON, "not an Authenticate Reason Code"))?;
+        if r.remaining() > 0 {
+            out.properties = AuthProperties::decode(r)?;
+            if out.properties.authentication_data.is_some()
+                && out.properties.authentication_method.is_none()
+            {
+                return Err(r.protocol(
+                    AUTH_DATA_WITHOUT_METHOD,
+                    "Authentication Data without Authentication Method",
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl Body for Auth {
+    const TYPE: PacketType = PacketType::Auth;
+
+    fn body_len(&self, _: ProtocolVersion, dropped: Dropped) -> Result<usize, EncodeError> {
+        if !self.reason_code.is_valid_for(PacketType::Auth) {
+            return Err(invalid::<Self>(
+                AUTH_REASON.v5,
+                "not an Authenticate Reason Code",
+            ));
+        }
+        let props = self
+            .properties
+            .body_len(dropped)
+            .map_err(invalid_property::<Self>)?;
+        Ok(reason_tail_len(self.reason_code, props))
+    }
+
+    fn put_body(&self, _: ProtocolVersion, dropped: Dropped, buf: &mut BytesMut) {
+        let props = self.properties.body_len(dropped).unwrap_or(0);
+        put_reason_tail(buf, self.reason_code, props, |buf| {
+            self.properties.put(dropped, props, buf)
+        });
+    }
+
+    fn droppable(&self) -> Dropped {
+        Dropped {
+            reason_string: true,
+            user_properties: true,
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! PUBLISH (MQTT 5.0 §3.3, MQTT 3.1.1 §3.3), with a header-only encoding for
+//! fan-out.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use super::{
+    Body, PacketId, encoded_len, invalid, invalid_property, qos_bits, read_packet_id, total_len,
+};
+use crate::error::{DecodeError, EncodeError, Rule};
+use crate::packet::connect::check_topic_name;
+use crate::properties::{Dropped, PublishProperties, with_length};
+use crate::reader::{Reader, UTF8_NO_NULL};
+use crate::utf8::{TopicNameError, Utf8Bytes, Utf8Error};
+use crate::writer::{field_len, put_field};
+use crate::{PacketType, ProtocolVersion, QoS, varint};
+
+/// A PUBLISH packet.
+///
+/// For fan-out, encode the header once per distinct wire form with
+/// [`Publish::encode_header`] and send [`Publish::payload`] after it as a separate
+/// buffer (vectored write, or `Buf::chain`): the payload is never copied.
+///
+/// ```
+/// use bytes::{Buf, Bytes, BytesMut};
+/// use mqtt_proto::{ProtocolVersion, Publish};
+///
+/// let publish = Publish::new("news", Bytes::from_static(b"payload shared by all"));
+/// let total = publish.encoded_len(ProtocolVersion::V5).unwrap();
+/// let mut header = BytesMut::new();
+/// publish.encode_header(ProtocolVersion::V5, &mut header).unwrap();
+/// let wire = header.freeze().chain(publish.payload.clone());
+/// assert_eq!(wire.remaining(), total);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Publish {
+    /// DUP: this is a re-delivery (QoS > 0 only, MQTT-3.3.1-2).
+    pub dup: bool,
+    /// The QoS level.
+    pub qos: QoS,
+    /// RETAIN.
+    pub retain: bool,
+    /// The Topic Name (empty only in 5.0 with a Topic Alias).
+    pub topic: Utf8Bytes,
+    /// The Packet Identifier: present exactly when QoS > 0 (MQTT-2.2.1-2).
+    pub packet_id: Option<PacketId>,
+    /// PUBLISH properties (5.0 only).
+    pub properties: PublishProperties,
+    /// The Application Message.
+    pub payload: Bytes,
+}
+
+const TOPIC_UTF8: Rule = Rule::new("MQTT-3.3.2-1", "MQTT-3.3.2-1");
+const TOPIC_WILDCARD: Rule = Rule::new("MQTT-3.3.2-2", "MQTT-3.3.2-2");
+const TOPIC_EMPTY: Rule = Rule::new("MQTT-5.0 §3.3.2.3.4", "MQTT-4.7.3-1");
+const RESPONSE_TOPIC: Rule = Rule::v5("MQTT-3.3.2-14");
+
+impl Publish {
+    /// A QoS 0 PUBLISH of `payload` to `topic`.
+    pub fn new(topic: impl Into<Utf8Bytes>, payload: Bytes) -> Self {
+        Self {
+            topic: topic.into(),
+            payload,
+            ..Self::default()
+        }
+    }
+
+    /// The exact size of the whole packet (header and payload) encoded for
+    /// `version`: what to compare with a subscriber's Maximum Packet Size.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+        encoded_len(self, version)
+    }
+
+    /// Appends the fixed header and the variable header (topic, packet id,
+    /// properties) to `buf`, not the payload; returns the size of the whole packet,
+    /// payload included. Send [`Publish::payload`] right after the header.
+    pub fn encode_header(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut BytesMut,
+    ) -> Result<usize, EncodeError> {
+        let (header, props) = self.variable_header_len(version)?;
+        let body_len = header + self.payload.len();
+        let total = total_len::<Self>(body_len)?;
+        buf.reserve(total - self.payload.len());
+        buf.put_u8(((PacketType::Publish as u8) << 4) | self.flags());
+        varint::put(body_len as u32, buf);
+        self.put_variable_header(version, props, buf);
+        Ok(total)
+    }
+
+    /// The size of the variable header and of the properties' body.
+    fn variable_header_len(&self, version: ProtocolVersion) -> Result<(usize, usize), EncodeError> {
+        match (self.qos, self.packet_id) {
+            (QoS::AtMostOnce, Some(_)) => {
+                return Err(invalid::<Self>(
+                    "MQTT-2.2.1-2",
+                    "packet id on a QoS 0 PUBLISH",
+                ));
+            }
+            (QoS::AtLeastOnce | QoS::ExactlyOnce, None) => {
+                return Err(invalid::<Self>(
+                    "MQTT-2.2.1-3",
+                    "no packet id on a QoS > 0 PUBLISH",
+                ));
+            }
+            (QoS::AtMostOnce, None) if self.dup => {
+                return Err(invalid::<Self>("MQTT-3.3.1-2", "DUP on a QoS 0 PUBLISH"));
+            }
+            _ => {}
+        }
+        let mut len = field_len(self.topic.as_bytes())
+            .ok_or_else(|| invalid::<Self>("MQTT-4.7.3-3", "topic longer than 65,535 bytes"))?;
+        if self.packet_id.is_some() {
+            len += 2;
+        }
+        let mut props = 0;
+        if version.is_v5() {
+            if self.topic.is_empty() && self.properties.topic_alias.is_none() {
+                return Err(invalid::<Self>(
+                    "MQTT-4.7.3-1",
+                    "empty topic without a Topic Alias",
+                ));
+            }
+            props = self
+                .properties
+                .body_len(Dropped::NONE)
+                .map_err(invalid_property::<Self>)?;
+            len += with_length(props);
+        } else if self.topic.is_empty() {
+            return Err(invalid::<Self>(
+                "MQTT-4.7.3-1",
+                "empty topic (no Topic Alias before 5.0)",
+            ));
+        }
+        Ok((len, props))
+    }
+
+    fn put_variable_header(&self, version: ProtocolVersion, props: usize, buf: &mut BytesMut) {
+        put_field(buf, self.topic.as_bytes());
+        if let Some(id) = self.packet_id {
+            buf.put_u16(id.get());
+        }
+        if version.is_v5() {
+            self.properties.put(Dropped::NONE, props, buf);
+        }
+    }
+}
+
+#[inline]
+fn topic_name(r: &mut Reader<'_>) -> Result<Utf8Bytes, DecodeError> {
+    let len = usize::from(r.u16()?);
+    let raw = r.bytes(len)?;
+    Utf8Bytes::from_topic_name(raw).map_err(|e| match e {
+        TopicNameError::Wildcard => r.protocol(TOPIC_WILDCARD, "wildcard in the Topic Name"),
+        TopicNameError::Utf8(Utf8Error::Null) => {
+            r.malformed(UTF8_NO_NULL, "Topic Name contains U+0000")
+        }
+        TopicNameError::Utf8(Utf8Error::IllFormed) => {
+            r.malformed(TOPIC_UTF8, "Topic Name is not well-formed UTF-8")
+        }
+    })
+}
+
+#[inline]
+pub(super) fn decode(
+    flags: u8,
+    body: Bytes,
+    version: ProtocolVersion,
+) -> Result<Publish, DecodeError> {
+    // The fixed header check already refused QoS 3 and DUP on QoS 0.
+    let qos = match (flags >> 1) & 0b11 {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    };
+    let mut r = Reader::new(&body, version);
+    let topic = topic_name(&mut r)?;
+    let packet_id = match qos {
+        QoS::AtMostOnce => None,
+        _ => Some(read_packet_id(&mut r)?),
+    };
+    let properties = if version.is_v5() {
+        let p = PublishProperties::decode(&mut r)?;
+        if let Some(t) = &p.response_topic {
+            check_topic_name(&r, t, Some(RESPONSE_TOPIC))?;
+        }
+        p
+    } else {
+        PublishProperties::default()
+    };
+    if topic.is_empty() && properties.topic_alias.is_none() {
+        return Err(r.protocol(TOPIC_EMPTY, "empty Topic Name without a Topic Alias"));
+    }
+    let consumed = r.position();
+    let mut payload = body;
+    payload.advance(consumed);
+    Ok(Publish {
+        dup: flags & 0b1000 != 0,
+        qos,
+        retain: flags & 0b0001 != 0,
+        topic,
+        packet_id,
+        properties,
+        payload,
+    })
+}
+
+impl Body for Publish {
+    const TYPE: PacketType = PacketType::Publish;
+
+    fn flags(&self) -> u8 {
+        (u8::from(self.dup) << 3) | qos_bits(self.qos) | u8::from(self.retain)
+    }
+
+    fn body_len(&self, version: ProtocolVersion, _: Dropped) -> Result<usize, EncodeError> {
+        Ok(self.variable_header_len(version)?.0 + self.payload.len())
+    }
+
+    fn put_body(&self, version: ProtocolVersion, _: Dropped, buf: &mut BytesMut) {
+        let props = if version.is_v5() {
+            self.properties.body_len(Dropped::NONE).unwrap_or(0)
+        } else {
+            0
+        };
+        self.put_variable_header(version, props, buf);
+        buf.extend_from_slice(&self.payload);
+    }
+}
