@@ -4,6 +4,7 @@
 //! The binary (`src/main.rs`) is a thin wrapper over [`Server`]; tests start the
 //! same server in-process or as the release binary.
 
+pub mod bus;
 pub mod config;
 pub mod listener;
 
