@@ -1,0 +1,168 @@
+// Demo client for realtime-server's /ws JSON protocol (docs/ws-json-protocol.md).
+// A chat room and a live topic viewer on the same topic bus as MQTT clients.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+class Bus {
+  constructor(url) {
+    this.url = url;
+    this.nextId = 1;
+    this.pending = new Map();      // request id -> {resolve, reject}
+    this.handlers = [];            // {filter, fn}
+    this.onstatus = () => {};
+    this.connect();
+  }
+
+  connect() {
+    const ws = new WebSocket(this.url);
+    this.ws = ws;
+    ws.onopen = () => this.onstatus("online");
+    ws.onclose = () => {
+      this.onstatus("offline");
+      for (const p of this.pending.values()) p.reject(new Error("connection closed"));
+      this.pending.clear();
+      setTimeout(() => this.connect(), 1000);
+    };
+    ws.onmessage = (ev) => this.receive(ev.data);
+  }
+
+  receive(text) {
+    let msg;
+    try { msg = JSON.parse(text); } catch { return; }
+    if (msg.type === "welcome") {
+      this.clientId = msg.client_id;
+      // Subscriptions do not survive a reconnect: make them again.
+      for (const h of this.handlers) this.request({ type: "subscribe", filter: h.filter, qos: 0 }).catch(() => {});
+      return;
+    }
+    if (msg.type === "message") {
+      const payload = msg.encoding === "base64" ? atob(msg.payload) : msg.payload;
+      for (const h of this.handlers) if (topicMatches(h.filter, msg.topic)) h.fn({ ...msg, payload });
+      return;
+    }
+    const p = msg.id !== undefined && this.pending.get(msg.id);
+    if (p) {
+      this.pending.delete(msg.id);
+      if (msg.type === "error") p.reject(new Error(msg.reason)); else p.resolve(msg);
+    }
+  }
+
+  request(body) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return reject(new Error("not connected"));
+      this.pending.set(id, { resolve, reject });
+      this.ws.send(JSON.stringify({ ...body, id }));
+    });
+  }
+
+  async subscribe(filter, fn) {
+    this.handlers.push({ filter, fn });
+    return this.request({ type: "subscribe", filter, qos: 0 });
+  }
+
+  async unsubscribe(filter) {
+    this.handlers = this.handlers.filter((h) => h.filter !== filter);
+    return this.request({ type: "unsubscribe", filter });
+  }
+
+  publish(topic, payload, { retain = false, qos = 1 } = {}) {
+    return this.request({ type: "publish", topic, payload, retain, qos });
+  }
+}
+
+// MQTT 5.0 §4.7 matching, for dispatching messages to the handler that asked.
+function topicMatches(filter, topic) {
+  if (topic.startsWith("$") && (filter.startsWith("+") || filter.startsWith("#"))) return false;
+  const f = filter.split("/"), t = topic.split("/");
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === "#") return true;
+    if (i >= t.length || (f[i] !== "+" && f[i] !== t[i])) return false;
+  }
+  return f.length === t.length;
+}
+
+const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+const bus = new Bus(`${scheme}//${location.host}/ws`);
+window.demoBus = bus;
+bus.onstatus = (state) => {
+  const s = $("status");
+  s.textContent = state;
+  s.dataset.state = state;
+  s.className = `status ${state}`;
+};
+
+// ---- chat ----
+let room = null;
+function chatLine(who, text, cls) {
+  const li = document.createElement("li");
+  if (cls) li.className = cls;
+  if (who) {
+    const w = document.createElement("span");
+    w.className = "who";
+    w.textContent = who;
+    li.append(w);
+  }
+  li.append(document.createTextNode(text));
+  $("chat-log").append(li);
+  $("chat-log").scrollTop = $("chat-log").scrollHeight;
+}
+
+$("chat-join").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const next = $("chat-room").value.trim();
+  if (room) await bus.unsubscribe(`chat/${room}`).catch(() => {});
+  room = next;
+  $("chat-topic").textContent = `chat/${room}`;
+  try {
+    await bus.subscribe(`chat/${room}`, (m) => {
+      let body;
+      try { body = JSON.parse(m.payload); } catch { body = { from: "mqtt", text: m.payload }; }
+      chatLine(String(body.from ?? "?"), String(body.text ?? ""));
+    });
+    chatLine(null, `joined chat/${room}`, "sys");
+    $("chat-text").disabled = $("chat-button").disabled = false;
+    $("chat-text").focus();
+  } catch (e) {
+    chatLine(null, `cannot join: ${e.message}`, "sys");
+  }
+});
+
+$("chat-send").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const text = $("chat-text").value;
+  if (!room || !text) return;
+  $("chat-text").value = "";
+  try {
+    await bus.publish(`chat/${room}`, JSON.stringify({ from: $("chat-name").value, text }));
+  } catch (e) {
+    chatLine(null, `not sent: ${e.message}`, "sys");
+  }
+});
+
+// ---- live topic viewer ----
+let viewing = null;
+$("viewer-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  if (viewing) await bus.unsubscribe(viewing).catch(() => {});
+  viewing = $("viewer-filter").value;
+  try {
+    await bus.subscribe(viewing, (m) => {
+      const tr = document.createElement("tr");
+      const cells = [new Date().toLocaleTimeString(), m.topic, m.payload, [m.retain ? "retained" : "", `q${m.qos}`].join(" ").trim()];
+      cells.forEach((c, i) => {
+        const td = document.createElement("td");
+        if (i === 2) td.className = "payload";
+        td.textContent = c;
+        tr.append(td);
+      });
+      const body = $("viewer-log");
+      body.prepend(tr);
+      while (body.rows.length > 200) body.deleteRow(-1);
+    });
+  } catch (e) {
+    alert(`cannot subscribe: ${e.message}`);
+  }
+});
+$("viewer-clear").addEventListener("click", () => { $("viewer-log").textContent = ""; });
