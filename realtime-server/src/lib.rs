@@ -6,6 +6,7 @@
 
 pub mod bus;
 pub mod config;
+pub mod conn;
 pub mod listener;
 
 pub use config::Config;

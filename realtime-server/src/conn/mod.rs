@@ -1,0 +1,57 @@
+//! Connection plumbing shared by every transport: the [`Protocol`] a connection
+//! speaks (sans-IO) and the drivers that move its bytes over a socket.
+//!
+//! A protocol state (MQTT, WebSocket carrying MQTT, WebSocket carrying JSON, echo)
+//! implements [`Protocol`]; a driver ([`tcp::drive`]) owns the socket, the timers and
+//! the wake-ups, and never blocks reading on writing or the other way round.
+
+pub mod out;
+pub mod tcp;
+
+use std::time::Instant;
+
+use bytes::BytesMut;
+
+pub use out::OutQueue;
+
+/// What a protocol state wants from its driver after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Keep the connection open.
+    Open,
+    /// Write what is queued (bounded by the driver's linger time), then close.
+    Close,
+}
+
+/// The sans-IO side of a connection. Every method takes the current time; none
+/// blocks, none does I/O.
+pub trait Protocol {
+    /// Bytes arrived in `input`; consume whole units from its front and leave any
+    /// partial unit in place.
+    fn on_read(&mut self, input: &mut BytesMut, now: Instant) -> Status;
+
+    /// The peer closed its sending side (EOF) or the connection failed.
+    fn on_eof(&mut self, now: Instant);
+
+    /// Something outside the connection woke it (deliveries queued, session taken
+    /// over, ...); move what is ready to the output.
+    fn on_wake(&mut self, now: Instant) -> Status;
+
+    /// The deadline from [`Protocol::deadline`] has passed.
+    fn on_timer(&mut self, now: Instant) -> Status;
+
+    /// The server is shutting down: say goodbye (DISCONNECT 0x8B, close 1001).
+    fn on_shutdown(&mut self, now: Instant) -> Status;
+
+    /// The earliest time at which [`Protocol::on_timer`] must run, if any.
+    fn deadline(&self) -> Option<Instant>;
+
+    /// Bytes to send.
+    fn output(&mut self) -> &mut OutQueue;
+
+    /// Whether the driver should stop reading for now (back-pressure: e.g. the
+    /// output is not draining). Reading resumes when this turns false after a write.
+    fn read_paused(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,160 @@
+//! [`OutQueue`]: bytes waiting to be written, as small writes coalesced into one
+//! buffer plus shared payloads written in place (vectored), never copied.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+/// Payloads at least this large are queued by reference instead of copied into
+/// the coalescing buffer.
+pub const SHARE_THRESHOLD: usize = 1024;
+
+/// The most slices handed to one vectored write.
+const MAX_SLICES: usize = 64;
+
+/// A write queue of byte chunks.
+///
+/// ```
+/// use bytes::Bytes;
+/// use realtime_server::conn::OutQueue;
+///
+/// let mut out = OutQueue::default();
+/// out.put_slice(b"header");
+/// out.put_bytes(Bytes::from(vec![7u8; 4096]));
+/// assert_eq!(out.len(), 6 + 4096);
+/// let mut slices = Vec::new();
+/// out.slices(&mut slices);
+/// assert_eq!(slices.len(), 2);
+/// ```
+#[derive(Debug, Default)]
+pub struct OutQueue {
+    /// Frozen chunks, in order, before `tail`.
+    chunks: VecDeque<Bytes>,
+    /// Total length of `chunks`.
+    chunks_len: usize,
+    /// Small writes being coalesced; goes after `chunks`.
+    tail: BytesMut,
+}
+
+impl OutQueue {
+    /// Total queued bytes.
+    pub fn len(&self) -> usize {
+        self.chunks_len + self.tail.len()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.chunks_len == 0 && self.tail.is_empty()
+    }
+
+    /// Appends a copy of `data` (for headers and small packets).
+    pub fn put_slice(&mut self, data: &[u8]) {
+        self.tail.extend_from_slice(data);
+    }
+
+    /// The coalescing buffer, for encoders that append to a `BytesMut` directly.
+    pub fn tail_mut(&mut self) -> &mut BytesMut {
+        &mut self.tail
+    }
+
+    /// Appends a shared payload: large ones by reference, small ones copied.
+    pub fn put_bytes(&mut self, data: Bytes) {
+        if data.len() < SHARE_THRESHOLD {
+            self.put_slice(&data);
+            return;
+        }
+        if !self.tail.is_empty() {
+            let head = self.tail.split().freeze();
+            self.chunks_len += head.len();
+            self.chunks.push_back(head);
+        }
+        self.chunks_len += data.len();
+        self.chunks.push_back(data);
+    }
+
+    /// Fills `out` with the slices to write next (at most 64).
+    pub fn slices<'a>(&'a self, out: &mut Vec<IoSlice<'a>>) {
+        out.clear();
+        for chunk in self.chunks.iter().take(MAX_SLICES - 1) {
+            out.push(IoSlice::new(chunk));
+        }
+        if out.len() < MAX_SLICES && !self.tail.is_empty() && out.len() == self.chunks.len() {
+            out.push(IoSlice::new(&self.tail));
+        }
+    }
+
+    /// Drops the first `n` written bytes.
+    pub fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            match self.chunks.front_mut() {
+                Some(front) if front.len() <= n => {
+                    n -= front.len();
+                    self.chunks_len -= front.len();
+                    self.chunks.pop_front();
+                }
+                Some(front) => {
+                    front.advance(n);
+                    self.chunks_len -= n;
+                    return;
+                }
+                None => {
+                    self.tail.advance(n.min(self.tail.len()));
+                    break;
+                }
+            }
+        }
+        if self.is_empty() {
+            self.release();
+        }
+    }
+
+    /// Frees the buffers' memory (an idle connection holds no write buffer).
+    pub fn release(&mut self) {
+        self.chunks = VecDeque::new();
+        self.chunks_len = 0;
+        self.tail = BytesMut::new();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn drain_all(q: &mut OutQueue, step: usize) -> Vec<u8> {
+        let mut written = Vec::new();
+        while !q.is_empty() {
+            let mut slices = Vec::new();
+            q.slices(&mut slices);
+            let mut n = 0;
+            for s in &slices {
+                let take = (step - n).min(s.len());
+                written.extend_from_slice(&s[..take]);
+                n += take;
+                if n == step {
+                    break;
+                }
+            }
+            q.advance(n);
+        }
+        written
+    }
+
+    proptest! {
+        /// Whatever mix of small and shared writes, partial writes of any size
+        /// deliver exactly the bytes queued, in order.
+        #[test]
+        fn writes_come_out_in_order(parts in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..3000)), 0..12), step in 1usize..5000) {
+            let mut q = OutQueue::default();
+            let mut expected = Vec::new();
+            for (shared, data) in &parts {
+                expected.extend_from_slice(data);
+                if *shared { q.put_bytes(Bytes::from(data.clone())) } else { q.put_slice(data) }
+            }
+            prop_assert_eq!(q.len(), expected.len());
+            prop_assert_eq!(drain_all(&mut q, step), expected);
+            prop_assert_eq!(q.tail.capacity(), 0, "buffers released when drained");
+        }
+    }
+}

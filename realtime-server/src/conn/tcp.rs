@@ -1,0 +1,331 @@
+//! The lean driver for plain TCP: no read buffer while idle, writes that never
+//! wait for reads, reads that pause while output does not drain.
+
+use std::io::{self, IoSlice};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+
+use super::{OutQueue, Protocol, Status};
+
+/// How the driver buffers and how long it lingers.
+#[derive(Debug, Clone)]
+pub struct DriverConfig {
+    /// Bytes reserved for each read (the buffer grows further only while a
+    /// protocol unit larger than this is arriving).
+    pub read_chunk: usize,
+    /// How long a closing connection may take to write what is queued.
+    pub linger: Duration,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        Self {
+            read_chunk: 4096,
+            linger: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why a driven connection ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// The protocol asked to close and its output was written.
+    Closed,
+    /// The peer closed the connection.
+    PeerClosed,
+    /// A socket error.
+    Io(io::Error),
+    /// The output could not be written within the linger time.
+    LingerExpired,
+}
+
+/// Runs `proto` over `stream` until either side closes.
+///
+/// `wake` is the handle others use to tell this connection that something is
+/// ready for it (the protocol hands a clone to the broker). `shutdown` turning
+/// true (or its sender going away) calls [`Protocol::on_shutdown`] once.
+pub async fn drive<P: Protocol>(
+    stream: TcpStream,
+    mut proto: P,
+    wake: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+    config: &DriverConfig,
+) -> Ended {
+    let mut input = BytesMut::new();
+    let mut shutting_down = *shutdown.borrow();
+    if shutting_down {
+        let _ = proto.on_shutdown(now());
+        return linger(&stream, proto.output(), config.linger, Ended::Closed).await;
+    }
+    let far = Instant::now() + Duration::from_secs(86_400 * 365);
+    let sleep = tokio::time::sleep_until(far);
+    tokio::pin!(sleep);
+    loop {
+        if let Err(err) = write_ready(&stream, proto.output()) {
+            proto.on_eof(now());
+            return Ended::Io(err);
+        }
+        let deadline = proto.deadline().map(Instant::from_std);
+        if let Some(d) = deadline
+            && sleep.deadline() != d
+        {
+            sleep.as_mut().reset(d);
+        }
+        let want_write = !proto.output().is_empty();
+        let can_read = !proto.read_paused();
+        let status = tokio::select! {
+            biased;
+            changed = shutdown.changed(), if !shutting_down => {
+                shutting_down = true;
+                // A dropped sender means the server is going away too.
+                let _ = changed;
+                proto.on_shutdown(now())
+            }
+            ready = stream.readable(), if can_read => {
+                if let Err(err) = ready {
+                    proto.on_eof(now());
+                    return Ended::Io(err);
+                }
+                if input.capacity() - input.len() < config.read_chunk {
+                    input.reserve(config.read_chunk);
+                }
+                match stream.try_read_buf(&mut input) {
+                    Ok(0) => {
+                        proto.on_eof(now());
+                        return linger(&stream, proto.output(), config.linger, Ended::PeerClosed).await;
+                    }
+                    Ok(_) => {
+                        let status = proto.on_read(&mut input, now());
+                        if input.is_empty() {
+                            // Idle connections hold no read buffer.
+                            input = BytesMut::new();
+                        }
+                        status
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => Status::Open,
+                    Err(err) => {
+                        proto.on_eof(now());
+                        return Ended::Io(err);
+                    }
+                }
+            }
+            ready = stream.writable(), if want_write => {
+                if let Err(err) = ready {
+                    proto.on_eof(now());
+                    return Ended::Io(err);
+                }
+                Status::Open
+            }
+            () = wake.notified() => proto.on_wake(now()),
+            () = &mut sleep, if deadline.is_some() => {
+                sleep.as_mut().reset(far);
+                proto.on_timer(now())
+            }
+        };
+        if status == Status::Close {
+            return linger(&stream, proto.output(), config.linger, Ended::Closed).await;
+        }
+    }
+}
+
+fn now() -> std::time::Instant {
+    Instant::now().into_std()
+}
+
+/// Writes as much of `out` as the socket takes without waiting.
+fn write_ready(stream: &TcpStream, out: &mut OutQueue) -> io::Result<()> {
+    while !out.is_empty() {
+        let result = {
+            let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(8);
+            out.slices(&mut slices);
+            stream.try_write_vectored(&slices)
+        };
+        let written = match result {
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(err) => return Err(err),
+        };
+        if written == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        out.advance(written);
+    }
+    Ok(())
+}
+
+/// Writes what is queued, waiting at most `limit`, then ends with `ended`.
+async fn linger(stream: &TcpStream, out: &mut OutQueue, limit: Duration, ended: Ended) -> Ended {
+    let flush = async {
+        loop {
+            write_ready(stream, out)?;
+            if out.is_empty() {
+                return Ok::<(), io::Error>(());
+            }
+            stream.writable().await?;
+        }
+    };
+    match tokio::time::timeout(limit, flush).await {
+        Ok(Ok(())) => ended,
+        Ok(Err(err)) => Ended::Io(err),
+        Err(_) => Ended::LingerExpired,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// Echoes lines; `quit` closes; a timer fires `deadline_after` after the last input
+    /// and writes `timeout\n`; shutdown writes `bye\n`; wake-ups write `wake\n`.
+    struct LineEcho {
+        out: OutQueue,
+        deadline: Option<std::time::Instant>,
+        pause_above: usize,
+    }
+
+    impl Protocol for LineEcho {
+        fn on_read(&mut self, input: &mut BytesMut, now: std::time::Instant) -> Status {
+            self.deadline = Some(now + Duration::from_millis(200));
+            while let Some(pos) = input.iter().position(|b| *b == b'\n') {
+                let line = input.split_to(pos + 1);
+                if &line[..] == b"quit\n" {
+                    self.out.put_slice(b"closing\n");
+                    return Status::Close;
+                }
+                self.out.put_bytes(line.freeze());
+            }
+            Status::Open
+        }
+        fn on_eof(&mut self, _: std::time::Instant) {}
+        fn on_wake(&mut self, _: std::time::Instant) -> Status {
+            self.out.put_slice(b"wake\n");
+            Status::Open
+        }
+        fn on_timer(&mut self, _: std::time::Instant) -> Status {
+            self.deadline = None;
+            self.out.put_slice(b"timeout\n");
+            Status::Open
+        }
+        fn on_shutdown(&mut self, _: std::time::Instant) -> Status {
+            self.out.put_slice(b"bye\n");
+            Status::Close
+        }
+        fn deadline(&self) -> Option<std::time::Instant> {
+            self.deadline
+        }
+        fn output(&mut self) -> &mut OutQueue {
+            &mut self.out
+        }
+        fn read_paused(&self) -> bool {
+            self.out.len() > self.pause_above
+        }
+    }
+
+    async fn pair(
+        pause_above: usize,
+    ) -> (
+        TcpStream,
+        Arc<Notify>,
+        watch::Sender<bool>,
+        tokio::task::JoinHandle<Ended>,
+    ) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let wake = Arc::new(Notify::new());
+        let (stop, stopped) = watch::channel(false);
+        let proto = LineEcho {
+            out: OutQueue::default(),
+            deadline: None,
+            pause_above,
+        };
+        let w = wake.clone();
+        let task = tokio::spawn(async move {
+            drive(server, proto, w, stopped, &DriverConfig::default()).await
+        });
+        (client, wake, stop, task)
+    }
+
+    async fn read_until(client: &mut TcpStream, want: &[u8]) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 8192];
+        while !got.ends_with(want) {
+            let n = tokio::time::timeout(Duration::from_secs(10), client.read(&mut buf))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(
+                n > 0,
+                "closed early; got {:?}",
+                String::from_utf8_lossy(&got)
+            );
+            got.extend_from_slice(&buf[..n]);
+        }
+        got
+    }
+
+    #[tokio::test]
+    async fn echoes_wakes_times_out_and_closes() {
+        let (mut client, wake, _stop, task) = pair(1 << 20).await;
+        client.write_all(b"hello\nwor").await.unwrap();
+        assert_eq!(read_until(&mut client, b"hello\n").await, b"hello\n");
+        client.write_all(b"ld\n").await.unwrap();
+        assert_eq!(read_until(&mut client, b"world\n").await, b"world\n");
+        assert_eq!(read_until(&mut client, b"timeout\n").await, b"timeout\n");
+        wake.notify_one();
+        assert_eq!(read_until(&mut client, b"wake\n").await, b"wake\n");
+        client.write_all(b"quit\n").await.unwrap();
+        assert_eq!(read_until(&mut client, b"closing\n").await, b"closing\n");
+        assert!(matches!(task.await.unwrap(), Ended::Closed));
+    }
+
+    #[tokio::test]
+    async fn shutdown_says_bye() {
+        let (mut client, _wake, stop, task) = pair(1 << 20).await;
+        stop.send(true).unwrap();
+        assert_eq!(read_until(&mut client, b"bye\n").await, b"bye\n");
+        assert!(matches!(task.await.unwrap(), Ended::Closed));
+    }
+
+    /// A peer that writes but never reads: the driver stops reading once its
+    /// output passes the protocol's limit, so its memory stays bounded, and it
+    /// catches up when the peer reads again.
+    #[tokio::test]
+    async fn non_reading_peer_is_paused_not_buffered() {
+        let (client, _wake, _stop, task) = pair(64 * 1024).await;
+        let (mut rd, mut wr) = client.into_split();
+        let line = vec![b'x'; 1023]
+            .into_iter()
+            .chain([b'\n'])
+            .collect::<Vec<u8>>();
+        let total = 48 * 1024; // 48 MiB: more than loopback socket buffers hold in both directions
+        let writer = tokio::spawn(async move {
+            for _ in 0..total {
+                wr.write_all(&line).await.unwrap();
+            }
+            wr
+        });
+        // The writer cannot finish while nobody reads: the echo path is paused.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!writer.is_finished());
+        let mut got = 0usize;
+        let mut buf = vec![0u8; 65536];
+        while got < total * 1024 {
+            let n = rd.read(&mut buf).await.unwrap();
+            assert!(n > 0);
+            got += n;
+        }
+        let wr = writer.await.unwrap();
+        drop(wr);
+        assert!(matches!(task.await.unwrap(), Ended::PeerClosed));
+    }
+}
