@@ -4,10 +4,14 @@
 //! The binary (`src/main.rs`) is a thin wrapper over [`Server`]; tests start the
 //! same server in-process or as the release binary.
 
+pub mod broker;
 pub mod bus;
 pub mod config;
 pub mod conn;
 pub mod listener;
+pub mod metrics;
+pub mod mqtt;
+pub mod sys;
 
 pub use config::Config;
 pub use listener::Server;

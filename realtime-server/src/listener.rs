@@ -2,12 +2,14 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::Config;
+use crate::broker::{Broker, BrokerConfig};
 
 /// Largest HTTP request head the server buffers before answering 431.
 const MAX_REQUEST_HEAD: usize = 8 * 1024;
@@ -16,6 +18,7 @@ const MAX_REQUEST_HEAD: usize = 8 * 1024;
 pub struct Server {
     mqtt: TcpListener,
     http: TcpListener,
+    broker: Arc<Broker>,
 }
 
 impl Server {
@@ -23,7 +26,13 @@ impl Server {
     pub async fn bind(config: &Config) -> io::Result<Self> {
         let mqtt = TcpListener::bind(config.mqtt_listen).await?;
         let http = TcpListener::bind(config.http_listen).await?;
-        Ok(Self { mqtt, http })
+        let broker = Arc::new(Broker::new(BrokerConfig::default()));
+        Ok(Self { mqtt, http, broker })
+    }
+
+    /// The broker this server runs.
+    pub fn broker(&self) -> &Arc<Broker> {
+        &self.broker
     }
 
     /// The address the MQTT listener is bound to (useful with port 0).
@@ -38,24 +47,38 @@ impl Server {
 
     /// Serves until `shutdown` turns `true`.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> io::Result<()> {
+        let mqtt = tokio::spawn(crate::mqtt::listener::serve(
+            self.mqtt,
+            self.broker.clone(),
+            shutdown.clone(),
+        ));
+        let timers = tokio::spawn(crate::mqtt::listener::run_timers(
+            self.broker.clone(),
+            shutdown.clone(),
+        ));
+        let sys = tokio::spawn(crate::sys::run(self.broker.clone(), shutdown.clone()));
         loop {
             tokio::select! {
                 accepted = self.http.accept() => {
-                    let (stream, peer) = accepted?;
+                    let (stream, peer) = match accepted {
+                        Ok(pair) => pair,
+                        Err(err) => {
+                            tracing::warn!(%err, "http accept failed");
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
                     tokio::spawn(async move {
                         if let Err(err) = serve_http(stream).await {
                             tracing::debug!(%peer, %err, "http connection ended with an error");
                         }
                     });
                 }
-                accepted = self.mqtt.accept() => {
-                    let (stream, peer) = accepted?;
-                    tracing::info!(%peer, "mqtt connection: broker not yet available, closing");
-                    drop(stream);
-                }
-                _ = shutdown.changed() => return Ok(()),
+                _ = shutdown.changed() => break,
             }
         }
+        let _ = tokio::join!(mqtt, timers, sys);
+        Ok(())
     }
 }
 

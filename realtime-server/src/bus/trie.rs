@@ -227,6 +227,22 @@ impl<K: Copy + Eq + Hash, T> SubscriptionTrie<K, T> {
         removed
     }
 
+    /// The shared group `group` subscribed to exactly `filter`, if it has members.
+    pub fn shared_group(&self, filter: &str, group: &str) -> Option<&SharedGroup<K, T>> {
+        let levels = levels(filter).ok()?;
+        let mut node = &self.root;
+        let mut multi = false;
+        for (i, level) in levels.iter().enumerate() {
+            match *level {
+                "#" if i + 1 == levels.len() => multi = true,
+                "+" => node = node.plus.as_deref()?,
+                _ => node = node.children.get(*level)?,
+            }
+        }
+        let subs = if multi { &node.multi } else { &node.exact };
+        subs.shared.iter().find(|g| &*g.name == group)
+    }
+
     /// Calls `f` for every subscription whose filter matches the topic name `topic`
     /// (MQTT 5.0 §4.7): once per plain subscription and once per shared group.
     /// A subscriber with several matching filters is reported once per filter;
@@ -440,6 +456,16 @@ mod tests {
             );
         }
         assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
+        assert_eq!(
+            trie.shared_group("sensors/+", "g").unwrap().members().len(),
+            3
+        );
+        assert_eq!(
+            trie.shared_group("sensors/#", "g").unwrap().members().len(),
+            1
+        );
+        assert!(trie.shared_group("sensors/+", "h").is_none());
+        assert!(trie.shared_group("sensors/x", "g").is_none());
         assert_eq!(trie.remove("sensors/+", Some("g"), 1), Some(()));
         assert_eq!(trie.remove("sensors/+", Some("other"), 0), None);
         assert_eq!(trie.len(), 4);

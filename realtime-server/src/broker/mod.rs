@@ -1,0 +1,769 @@
+//! The broker: sessions, routing through the bus, retained messages, wills,
+//! expiry. Transport-agnostic and synchronous (short critical sections, no
+//! `.await` under a lock); MQTT connections and `/ws` clients both call it.
+//!
+//! Lock order: session registry → subscription trie / retained store → one
+//! session's state. Wills are published after the registry lock is released.
+
+pub mod message;
+pub mod outbox;
+pub mod session;
+mod timers;
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use mqtt_proto::topic;
+use mqtt_proto::{
+    ProtocolVersion, QoS, ReasonCode, RetainHandling, SubscriptionOptions, Utf8Bytes,
+};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::Notify;
+
+use crate::bus::{RetainedTrie, SubscriptionTrie, TrieMatch};
+use crate::metrics::Metrics;
+
+pub use message::{Delivery, Message, SessionKey};
+pub use outbox::{AckResult, DropCause, Inflight, InflightPhase, Outbox, QueueLimits, Resend};
+pub use session::{ConnLink, Session, SessionState, SubscriptionRecord, WillMessage};
+use timers::{Timer, Timers};
+
+/// A Session Expiry Interval meaning "never expires" (MQTT 5.0 §3.1.2.11.2).
+pub const NEVER_EXPIRES: u32 = u32::MAX;
+
+/// The broker's behaviour and limits. Defaults are documented in the README.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Limits of each session's queue of undelivered messages.
+    pub queue: QueueLimits,
+    /// Queue QoS 0 messages for offline persistent sessions (Mosquitto's
+    /// `queue_qos0_messages`; default off).
+    pub queue_qos0_offline: bool,
+    /// The most QoS 1/2 messages the server keeps in flight to one client, whatever
+    /// larger Receive Maximum the client allows.
+    pub max_inflight: u16,
+    /// Receive Maximum announced to v5 clients: how many QoS 1/2 PUBLISH packets a
+    /// client may have unacknowledged towards the server.
+    pub receive_maximum: u16,
+    /// Largest packet accepted from clients (announced as Maximum Packet Size).
+    pub max_packet_size: u32,
+    /// Topic Alias Maximum announced to v5 clients.
+    pub topic_alias_maximum: u16,
+    /// Highest QoS accepted and granted.
+    pub max_qos: QoS,
+    /// Whether retained messages are supported.
+    pub retain_available: bool,
+    /// Upper bound on a client's Session Expiry Interval, seconds.
+    pub max_session_expiry: u32,
+    /// Session Expiry Interval given to v3 sessions with Clean Session 0 (v3 has
+    /// no expiry: the default is never).
+    pub v3_persistent_session_expiry: u32,
+    /// Upper bound on the keep-alive a client may ask for, seconds; a client
+    /// asking for more (or for 0) gets this as Server Keep Alive (v5). `None`: no bound.
+    pub max_keep_alive: Option<u16>,
+    /// Most subscriptions per session.
+    pub max_subscriptions_per_session: usize,
+    /// Most topic levels in a topic name or filter.
+    pub max_topic_levels: usize,
+    /// How long a new connection may take to send CONNECT.
+    pub connect_timeout: Duration,
+    /// Publish `$SYS/` topics this often (`None`: never).
+    pub sys_interval: Option<Duration>,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            queue: QueueLimits::default(),
+            queue_qos0_offline: false,
+            max_inflight: 256,
+            receive_maximum: 1024,
+            max_packet_size: 1024 * 1024,
+            topic_alias_maximum: 64,
+            max_qos: QoS::ExactlyOnce,
+            retain_available: true,
+            max_session_expiry: NEVER_EXPIRES,
+            v3_persistent_session_expiry: NEVER_EXPIRES,
+            max_keep_alive: None,
+            max_subscriptions_per_session: 10_000,
+            max_topic_levels: crate::bus::MAX_TOPIC_LEVELS,
+            connect_timeout: Duration::from_secs(10),
+            sys_interval: Some(Duration::from_secs(10)),
+        }
+    }
+}
+
+/// What a subscription carries in the trie.
+#[derive(Debug, Clone)]
+pub struct SubEntry {
+    /// The subscribed session.
+    pub session: Arc<Session>,
+    /// Its options, QoS as granted.
+    pub options: SubscriptionOptions,
+    /// Its Subscription Identifier.
+    pub id: Option<u32>,
+    /// The full filter as subscribed (with any `$share/{group}/` prefix).
+    pub filter: Utf8Bytes,
+}
+
+/// A request to attach a connection to a session.
+#[derive(Debug, Clone)]
+pub struct ConnectRequest {
+    /// The Client Identifier; empty asks the server to assign one.
+    pub client_id: Utf8Bytes,
+    /// Clean Start (v5) / Clean Session (v3).
+    pub clean_start: bool,
+    /// Session Expiry Interval asked for, seconds (v3: see
+    /// [`BrokerConfig::v3_persistent_session_expiry`]).
+    pub expiry_interval: u32,
+    /// The protocol version.
+    pub version: ProtocolVersion,
+    /// The Will, if any.
+    pub will: Option<WillMessage>,
+}
+
+/// A connection attached to a session.
+#[derive(Debug, Clone)]
+pub struct Connected {
+    /// The session.
+    pub session: Arc<Session>,
+    /// The connection's id, for later calls.
+    pub conn_id: u64,
+    /// Whether an existing session was resumed (Session Present).
+    pub session_present: bool,
+    /// The identifier the server assigned, for an empty Client Identifier.
+    pub assigned_client_id: Option<Utf8Bytes>,
+    /// The Session Expiry Interval in force (capped by the server).
+    pub expiry_interval: u32,
+}
+
+/// How a connection ended, for the Will (MQTT 5.0 §3.1.2.5, §3.14.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Departure {
+    /// DISCONNECT with reason 0x00: the Will is discarded (MQTT-3.14.4-3).
+    Normal,
+    /// DISCONNECT with 0x04 (Disconnect with Will Message), or any abnormal end
+    /// (network error, keep-alive timeout, protocol error, server shutdown).
+    WithWill,
+}
+
+/// Why a subscription was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscribeError {
+    /// The filter breaks MQTT 5.0 §4.7 / §4.8.2 (0x8F).
+    InvalidFilter,
+    /// Too many subscriptions for this session (0x97).
+    QuotaExceeded,
+    /// The session ended meanwhile (0x80).
+    SessionEnded,
+}
+
+impl SubscribeError {
+    /// The SUBACK reason code.
+    pub fn reason_code(self) -> ReasonCode {
+        match self {
+            Self::InvalidFilter => ReasonCode::TopicFilterInvalid,
+            Self::QuotaExceeded => ReasonCode::QuotaExceeded,
+            Self::SessionEnded => ReasonCode::UnspecifiedError,
+        }
+    }
+}
+
+/// The broker. Share it as `Arc<Broker>`.
+#[derive(Debug)]
+pub struct Broker {
+    config: BrokerConfig,
+    sessions: Mutex<HashMap<Utf8Bytes, Arc<Session>>>,
+    subs: RwLock<SubscriptionTrie<SessionKey, SubEntry>>,
+    retained: RwLock<RetainedTrie<Arc<Message>>>,
+    timers: Mutex<Timers>,
+    /// Wakes the timer task when an earlier deadline appears.
+    pub timer_wake: Notify,
+    next_key: AtomicU64,
+    next_conn: AtomicU64,
+    id_salt: std::collections::hash_map::RandomState,
+    started: Instant,
+    /// Counters.
+    pub metrics: Metrics,
+}
+
+impl Broker {
+    /// A broker with `config`.
+    pub fn new(config: BrokerConfig) -> Self {
+        Self {
+            config,
+            sessions: Mutex::new(HashMap::new()),
+            subs: RwLock::new(SubscriptionTrie::new()),
+            retained: RwLock::new(RetainedTrie::new()),
+            timers: Mutex::new(Timers::default()),
+            timer_wake: Notify::new(),
+            next_key: AtomicU64::new(1),
+            next_conn: AtomicU64::new(1),
+            id_salt: std::collections::hash_map::RandomState::new(),
+            started: Instant::now(),
+            metrics: Metrics::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
+    /// When the broker started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Number of sessions (online and offline).
+    pub fn session_count(&self) -> usize {
+        self.sessions.lock().len()
+    }
+
+    /// Number of subscriptions.
+    pub fn subscription_count(&self) -> usize {
+        self.subs.read().len()
+    }
+
+    /// Number of retained messages.
+    pub fn retained_count(&self) -> usize {
+        self.retained.read().len()
+    }
+
+    /// The session of `client_id`, if any.
+    pub fn session(&self, client_id: &str) -> Option<Arc<Session>> {
+        self.sessions.lock().get(client_id).cloned()
+    }
+
+    /// A new process-unique connection id (for transports that are bus clients
+    /// without MQTT sessions, too).
+    pub fn next_conn_id(&self) -> u64 {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn assign_client_id(&self, sessions: &HashMap<Utf8Bytes, Arc<Session>>) -> Utf8Bytes {
+        loop {
+            let mut h = self.id_salt.build_hasher();
+            h.write_u64(self.next_key.load(Ordering::Relaxed));
+            h.write_u128(self.started.elapsed().as_nanos());
+            let id = format!("auto-{:016x}", h.finish());
+            if !sessions.contains_key(id.as_str()) {
+                return Utf8Bytes::from(id);
+            }
+        }
+    }
+
+    /// Attaches a new connection to the session of `req.client_id`: resumes it
+    /// (MQTT-3.1.2-5), or discards it and starts a new one on Clean Start
+    /// (MQTT-3.1.2-4), or creates it (MQTT-3.1.2-6). A connection already attached
+    /// is taken over: it is woken and sees that it no longer owns the session
+    /// (MQTT-3.1.4-3). An empty Client Identifier gets a unique assigned one
+    /// (MQTT-3.1.3-6, MQTT-3.2.2-16).
+    pub fn connect(&self, req: ConnectRequest, wake: Arc<Notify>, now: Instant) -> Connected {
+        let conn_id = self.next_conn_id();
+        let expiry_interval = req.expiry_interval.min(self.config.max_session_expiry);
+        let link = ConnLink { id: conn_id, wake };
+        let mut wills = Vec::new();
+        let mut ended = None;
+        let mut sessions = self.sessions.lock();
+        let (client_id, assigned) = if req.client_id.is_empty() {
+            let id = self.assign_client_id(&sessions);
+            (id.clone(), Some(id))
+        } else {
+            (req.client_id.clone(), None)
+        };
+        let existing = sessions.get(&client_id).cloned();
+        let resumed = match existing {
+            Some(session) if !req.clean_start => {
+                let mut st = session.lock();
+                if let Some(old) = st.link.take() {
+                    // Taken over: the old connection's Will goes out now unless it
+                    // has a delay, which the new connection cancels (MQTT-3.1.3-9).
+                    old.wake.notify_one();
+                    if let Some(w) = st.will.take()
+                        && w.delay == 0
+                    {
+                        wills.push(w.message);
+                    }
+                } else {
+                    // Reconnected within the Will Delay: no Will (MQTT-3.1.3-9).
+                    st.will = None;
+                }
+                st.will_due = None;
+                st.disconnected_at = None;
+                st.link = Some(link.clone());
+                st.version = req.version;
+                st.expiry_interval = expiry_interval;
+                st.will = req.will.clone();
+                drop(st);
+                Some(session)
+            }
+            Some(old) => {
+                sessions.remove(&client_id);
+                ended = Some(old);
+                None
+            }
+            None => None,
+        };
+        let (session, session_present) = match resumed {
+            Some(s) => (s, true),
+            None => {
+                let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+                let s = Arc::new(Session::new(
+                    key,
+                    client_id.clone(),
+                    req.version,
+                    expiry_interval,
+                ));
+                {
+                    let mut st = s.lock();
+                    st.link = Some(link);
+                    st.will = req.will.clone();
+                }
+                sessions.insert(client_id, s.clone());
+                (s, false)
+            }
+        };
+        drop(sessions);
+        if let Some(old) = ended {
+            // Clean Start discards the old session (MQTT-3.1.2-4); its Will goes out
+            // because the session ends (MQTT-3.1.2-8).
+            let mut st = old.lock();
+            if let Some(prev) = st.link.take() {
+                prev.wake.notify_one();
+            }
+            let will = st.will.take();
+            drop(st);
+            wills.extend(self.end_session(&old, will, now));
+        }
+        for w in wills {
+            self.publish(w.restamped(now), now);
+        }
+        Connected {
+            session,
+            conn_id,
+            session_present,
+            assigned_client_id: assigned,
+            expiry_interval,
+        }
+    }
+
+    /// The connection `conn_id` of `session` ended. Unless it had been taken over,
+    /// the session goes offline: with expiry 0 it ends now, otherwise its expiry
+    /// starts (MQTT-3.1.2-23, MQTT-4.1.0-2); the Will is published now, or after
+    /// its delay, or dropped on a normal DISCONNECT (MQTT-3.1.2-8/10, MQTT-3.14.4-3).
+    ///
+    /// `expiry_override` is a Session Expiry Interval sent on DISCONNECT (v5).
+    pub fn disconnect(
+        &self,
+        session: &Arc<Session>,
+        conn_id: u64,
+        departure: Departure,
+        expiry_override: Option<u32>,
+        now: Instant,
+    ) {
+        let mut st = session.lock();
+        if !st.is_attached(conn_id) {
+            return;
+        }
+        st.link = None;
+        st.disconnected_at = Some(now);
+        if let Some(e) = expiry_override {
+            st.expiry_interval = e.min(self.config.max_session_expiry);
+        }
+        let will = match departure {
+            Departure::Normal => {
+                st.will = None;
+                None
+            }
+            Departure::WithWill => st.will.take(),
+        };
+        let expiry = st.expiry_interval;
+        if expiry == 0 {
+            drop(st);
+            for w in self.end_session(session, will, now) {
+                self.publish(w.restamped(now), now);
+            }
+            return;
+        }
+        let mut publish_now = None;
+        let mut timers = Vec::new();
+        if let Some(w) = will {
+            if w.delay == 0 {
+                publish_now = Some(w.message);
+            } else {
+                let due = now + Duration::from_secs(u64::from(w.delay.min(expiry)));
+                st.will_due = Some(due);
+                st.will = Some(w);
+                timers.push((due, Timer::Will));
+            }
+        }
+        if expiry != NEVER_EXPIRES {
+            timers.push((now + Duration::from_secs(u64::from(expiry)), Timer::Expiry));
+        }
+        // Messages queued for shared subscriptions go to another member now
+        // (MQTT 5.0 §4.8.2 allows it as soon as the connection is lost).
+        let moved = st.outbox.take_shared(false);
+        drop(st);
+        self.redistribute(session.key, moved, now);
+        self.schedule(session, timers);
+        if let Some(m) = publish_now {
+            self.publish(m.restamped(now), now);
+        }
+    }
+
+    fn schedule(&self, session: &Arc<Session>, timers: Vec<(Instant, Timer)>) {
+        if timers.is_empty() {
+            return;
+        }
+        let mut t = self.timers.lock();
+        let before = t.next_deadline();
+        for (due, kind) in timers {
+            t.add(due, kind, session.clone());
+        }
+        if t.next_deadline() < before || before.is_none() {
+            self.timer_wake.notify_one();
+        }
+    }
+
+    /// Ends a session: unregisters it, removes its subscriptions, hands its shared
+    /// subscription messages to other members; returns Wills to publish (the given
+    /// one and any pending delayed Will: the session ending makes it due).
+    fn end_session(
+        &self,
+        session: &Arc<Session>,
+        will: Option<WillMessage>,
+        now: Instant,
+    ) -> Vec<Message> {
+        {
+            let mut sessions = self.sessions.lock();
+            if sessions
+                .get(&session.client_id)
+                .is_some_and(|s| Arc::ptr_eq(s, session))
+            {
+                sessions.remove(&session.client_id);
+            }
+        }
+        let mut st = session.lock();
+        st.ended = true;
+        let subs: Vec<Utf8Bytes> = st.subscriptions.drain().map(|(f, _)| f).collect();
+        let mut wills: Vec<Message> = will.into_iter().map(|w| w.message).collect();
+        if let Some(w) = st.will.take()
+            && st.will_due.take().is_some()
+        {
+            wills.push(w.message);
+        }
+        let moved = st.outbox.take_shared(true);
+        st.outbox = Outbox::default();
+        st.incoming_qos2.clear();
+        drop(st);
+        {
+            let mut trie = self.subs.write();
+            for filter in &subs {
+                let (group, inner) = split_shared(filter);
+                trie.remove(inner, group, session.key);
+            }
+        }
+        self.redistribute(session.key, moved, now);
+        wills
+    }
+
+    /// Runs due timers (delayed Wills, session expiry); returns the next deadline.
+    pub fn tick(&self, now: Instant) -> Option<Instant> {
+        let due = self.timers.lock().take_due(now);
+        for (kind, session) in due {
+            let mut st = session.lock();
+            if st.ended || st.link.is_some() {
+                continue;
+            }
+            match kind {
+                Timer::Will => {
+                    if st.will_due.is_some_and(|d| d <= now) {
+                        st.will_due = None;
+                        if let Some(w) = st.will.take() {
+                            drop(st);
+                            self.publish(w.message.restamped(now), now);
+                        }
+                    }
+                }
+                Timer::Expiry => {
+                    let expired = st.disconnected_at.is_some_and(|at| {
+                        st.expiry_interval != NEVER_EXPIRES
+                            && now >= at + Duration::from_secs(u64::from(st.expiry_interval))
+                    });
+                    if expired {
+                        drop(st);
+                        // MQTT-4.1.0-2: the session state is discarded.
+                        for w in self.end_session(&session, None, now) {
+                            self.publish(w.restamped(now), now);
+                        }
+                    }
+                }
+            }
+        }
+        self.timers.lock().next_deadline()
+    }
+
+    /// Accepts an Application Message: updates the retained store
+    /// (MQTT-3.3.1-5..8) and queues it for every matching subscription; returns
+    /// how many sessions it was queued for.
+    pub fn publish(&self, message: Message, now: Instant) -> usize {
+        let message = Arc::new(message);
+        if message.retain && self.config.retain_available {
+            let mut retained = self.retained.write();
+            if message.payload.is_empty() {
+                // MQTT-3.3.1-6/7: an empty retained message deletes and is not stored.
+                retained.remove(&message.topic);
+            } else if let Err(err) = retained.set(&message.topic, message.clone()) {
+                tracing::debug!(%err, topic = %message.topic.as_str(), "retained message not stored");
+            }
+        }
+        let n = self.route(&message, now);
+        if n == 0 {
+            self.metrics.unrouted.inc();
+        }
+        n
+    }
+
+    /// Queues `message` for every matching subscription (MQTT-4.5.0-1): one
+    /// delivery per session with the highest matching QoS and every Subscription
+    /// Identifier (MQTT-3.3.4-2..4), No Local honoured (MQTT-3.8.3-3), one member
+    /// per shared group (MQTT 5.0 §4.8.2).
+    fn route(&self, message: &Arc<Message>, now: Instant) -> usize {
+        let trie = self.subs.read();
+        let mut plain: Vec<(SessionKey, &SubEntry)> = Vec::new();
+        let mut shared = Vec::new();
+        trie.for_each_match(&message.topic, |m| match m {
+            TrieMatch::Plain(key, entry) => {
+                if !(entry.options.no_local && message.publisher == Some(*key)) {
+                    plain.push((*key, entry));
+                }
+            }
+            TrieMatch::Shared(group) => shared.push(group),
+        });
+        let mut count = 0;
+        if plain.len() > 1 {
+            plain.sort_unstable_by_key(|(k, _)| *k);
+        }
+        for same in plain.chunk_by(|a, b| a.0 == b.0) {
+            let Some((_, first)) = same.first() else {
+                continue;
+            };
+            let mut qos = QoS::AtMostOnce;
+            let mut retain = false;
+            let mut ids = Vec::new();
+            for (_, e) in same {
+                qos = qos.max(e.options.qos.min(message.qos));
+                retain |= e.options.retain_as_published && message.retain;
+                ids.extend(e.id);
+            }
+            let delivery = Delivery {
+                message: message.clone(),
+                qos,
+                retain,
+                subscription_ids: ids,
+                shared: None,
+            };
+            if self.deliver(&first.session, delivery) {
+                count += 1;
+            }
+        }
+        for group in shared {
+            // Prefer a member that is online; an offline persistent member queues.
+            let pick = group
+                .rotation()
+                .find(|(_, e)| e.session.is_online())
+                .or_else(|| group.members().first());
+            if let Some((_, e)) = pick {
+                let delivery = Delivery {
+                    message: message.clone(),
+                    qos: e.options.qos.min(message.qos),
+                    retain: e.options.retain_as_published && message.retain,
+                    subscription_ids: e.id.into_iter().collect(),
+                    shared: Some(e.filter.clone()),
+                };
+                if self.deliver(&e.session, delivery) {
+                    count += 1;
+                }
+            }
+        }
+        let _ = now;
+        count
+    }
+
+    /// Queues one delivery for one session and wakes its connection.
+    fn deliver(&self, session: &Session, delivery: Delivery) -> bool {
+        let mut st = session.lock();
+        if st.ended {
+            return false;
+        }
+        if st.link.is_none() && delivery.qos == QoS::AtMostOnce && !self.config.queue_qos0_offline {
+            self.metrics.drop_of(DropCause::OfflineQos0).inc();
+            return false;
+        }
+        match st.outbox.push(delivery, self.config.queue) {
+            Ok(()) => {
+                st.wake();
+                true
+            }
+            Err(cause) => {
+                self.metrics.drop_of(cause).inc();
+                tracing::debug!(client_id = %session.client_id.as_str(), ?cause, "message dropped for subscriber");
+                false
+            }
+        }
+    }
+
+    /// Hands deliveries of shared subscriptions taken from a departing member to
+    /// other members of their groups.
+    fn redistribute(&self, from: SessionKey, moved: Vec<Delivery>, now: Instant) {
+        if moved.is_empty() {
+            return;
+        }
+        let trie = self.subs.read();
+        for d in moved {
+            let Some(full_filter) = d.shared.clone() else {
+                continue;
+            };
+            let (Some(group), inner) = split_shared(&full_filter) else {
+                continue;
+            };
+            let Some(g) = trie.shared_group(inner, group) else {
+                continue;
+            };
+            let pick = g
+                .rotation()
+                .filter(|(k, _)| *k != from)
+                .find(|(_, e)| e.session.is_online())
+                .or_else(|| g.members().iter().find(|(k, _)| *k != from));
+            if let Some((_, e)) = pick {
+                if d.message.is_expired(now) {
+                    continue;
+                }
+                let delivery = Delivery {
+                    qos: e.options.qos.min(d.message.qos),
+                    subscription_ids: e.id.into_iter().collect(),
+                    shared: Some(e.filter.clone()),
+                    ..d
+                };
+                self.deliver(&e.session, delivery);
+            }
+        }
+    }
+
+    /// Subscribes `session` to `filter` with `options` (QoS capped to the server's
+    /// maximum, MQTT-3.2.2-9); replaces an identical subscription (MQTT-3.8.4-3).
+    /// Matching retained messages are queued according to Retain Handling
+    /// (MQTT-3.3.1-9..11; none for shared subscriptions, MQTT 5.0 §4.8.2). Returns
+    /// the granted QoS.
+    pub fn subscribe(
+        &self,
+        session: &Arc<Session>,
+        filter: &Utf8Bytes,
+        mut options: SubscriptionOptions,
+        id: Option<u32>,
+        now: Instant,
+    ) -> Result<QoS, SubscribeError> {
+        let (group, inner) = match topic::parse_shared(filter) {
+            Ok(Some(s)) => (Some(s.group), s.filter),
+            Ok(None) => (None, filter.as_str()),
+            Err(_) => return Err(SubscribeError::InvalidFilter),
+        };
+        if topic::validate_filter(inner).is_err()
+            || topic::levels(inner).count() > self.config.max_topic_levels
+        {
+            return Err(SubscribeError::InvalidFilter);
+        }
+        options.qos = options.qos.min(self.config.max_qos);
+        let existed = {
+            let mut st = session.lock();
+            if st.ended {
+                return Err(SubscribeError::SessionEnded);
+            }
+            let existed = st.subscriptions.contains_key(filter);
+            if !existed && st.subscriptions.len() >= self.config.max_subscriptions_per_session {
+                return Err(SubscribeError::QuotaExceeded);
+            }
+            st.subscriptions
+                .insert(filter.clone(), SubscriptionRecord { options, id });
+            existed
+        };
+        let entry = SubEntry {
+            session: session.clone(),
+            options,
+            id,
+            filter: filter.clone(),
+        };
+        if self
+            .subs
+            .write()
+            .insert(inner, group, session.key, entry)
+            .is_err()
+        {
+            session.lock().subscriptions.remove(filter);
+            return Err(SubscribeError::InvalidFilter);
+        }
+        let send_retained = group.is_none()
+            && match options.retain_handling {
+                RetainHandling::SendAtSubscribe => true,
+                RetainHandling::SendIfNew => !existed,
+                RetainHandling::DoNotSend => false,
+            };
+        if send_retained {
+            let mut found = Vec::new();
+            self.retained.read().for_each_match(inner, |_, m| {
+                if !m.is_expired(now) {
+                    found.push(m.clone());
+                }
+            });
+            for m in found {
+                let delivery = Delivery {
+                    qos: options.qos.min(m.qos),
+                    message: m,
+                    // MQTT-3.3.1-9: retained messages sent on subscribe carry RETAIN 1.
+                    retain: true,
+                    subscription_ids: id.into_iter().collect(),
+                    shared: None,
+                };
+                self.deliver(session, delivery);
+            }
+        }
+        Ok(options.qos)
+    }
+
+    /// Removes the subscription of `session` to exactly `filter`
+    /// (MQTT-3.10.4-1/2); returns whether it existed.
+    pub fn unsubscribe(&self, session: &Arc<Session>, filter: &str) -> bool {
+        let existed = session.lock().subscriptions.remove(filter).is_some();
+        if existed {
+            let (group, inner) = split_shared(filter);
+            self.subs.write().remove(inner, group, session.key);
+        }
+        existed
+    }
+
+    /// Every retained message matching `filter` (for the HTTP API and tests).
+    pub fn retained_matching(&self, filter: &str) -> Vec<Arc<Message>> {
+        let mut out = Vec::new();
+        self.retained
+            .read()
+            .for_each_match(filter, |_, m| out.push(m.clone()));
+        out
+    }
+
+    /// Removes every session (server shutdown): nothing to persist in memory mode.
+    pub fn sessions(&self) -> Vec<Arc<Session>> {
+        self.sessions.lock().values().cloned().collect()
+    }
+}
+
+/// Splits `$share/{group}/{filter}` into its parts; other filters have no group.
+fn split_shared(filter: &str) -> (Option<&str>, &str) {
+    match topic::parse_shared(filter) {
+        Ok(Some(s)) => (Some(s.group), s.filter),
+        _ => (None, filter),
+    }
+}

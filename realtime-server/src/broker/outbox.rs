@@ -1,0 +1,531 @@
+//! [`Outbox`]: what a session still has to send — the queue of deliveries not yet
+//! sent, and the QoS 1/2 messages in flight by packet identifier.
+
+use std::collections::{HashSet, VecDeque};
+use std::time::Instant;
+
+use mqtt_proto::{PacketId, QoS};
+
+use super::message::Delivery;
+
+/// Bounds of one session's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Most deliveries waiting (not in flight).
+    pub max_messages: usize,
+    /// Most bytes waiting (see [`super::Message::queue_cost`]).
+    pub max_bytes: usize,
+}
+
+impl Default for QueueLimits {
+    fn default() -> Self {
+        Self {
+            max_messages: 1000,
+            max_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why a delivery was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropCause {
+    /// The session's queue is at its message or byte limit.
+    QueueFull,
+    /// The message expired before it could be sent (MQTT-3.3.2-5).
+    Expired,
+    /// The session is offline and QoS 0 messages are not queued for it.
+    OfflineQos0,
+    /// The encoded PUBLISH exceeds the client's Maximum Packet Size (MQTT-3.1.2-25).
+    TooLargeForClient,
+}
+
+/// Where an outgoing QoS > 0 message is in its flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InflightPhase {
+    /// PUBLISH sent (or to be resent), waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
+    Published(Delivery),
+    /// QoS 2: PUBREC received and PUBREL sent, waiting for PUBCOMP. The message
+    /// itself is no longer needed.
+    Released,
+}
+
+impl PartialEq for Delivery {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.message, &other.message)
+            && self.qos == other.qos
+            && self.retain == other.retain
+            && self.subscription_ids == other.subscription_ids
+            && self.shared == other.shared
+    }
+}
+
+impl Eq for Delivery {}
+
+/// One message in flight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inflight {
+    /// Its packet identifier.
+    pub packet_id: PacketId,
+    /// Its phase.
+    pub phase: InflightPhase,
+}
+
+/// What to (re)send for a message in flight after a reconnect (MQTT-4.4.0-1).
+#[derive(Debug, Clone)]
+pub enum Resend {
+    /// A PUBLISH with DUP set and its original packet identifier.
+    Publish(PacketId, Delivery),
+    /// A PUBREL.
+    PubRel(PacketId),
+}
+
+/// The result of an acknowledgement from the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckResult {
+    /// The acknowledgement matched a message in the expected phase.
+    Done,
+    /// No message in flight has this packet identifier in this phase.
+    Unknown,
+}
+
+/// A session's outgoing messages.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    queue: VecDeque<Delivery>,
+    queued_bytes: usize,
+    /// In the order they were first sent (MQTT-4.6.0: resent in that order).
+    inflight: VecDeque<Inflight>,
+    in_use: HashSet<u16>,
+    last_packet_id: u16,
+}
+
+impl Outbox {
+    /// Deliveries waiting to be sent.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Bytes waiting to be sent.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
+    }
+
+    /// Messages in flight.
+    pub fn inflight_len(&self) -> usize {
+        self.inflight.len()
+    }
+
+    /// The messages in flight, oldest first.
+    pub fn inflight(&self) -> impl Iterator<Item = &Inflight> {
+        self.inflight.iter()
+    }
+
+    /// The deliveries waiting, oldest first.
+    pub fn waiting(&self) -> impl Iterator<Item = &Delivery> {
+        self.queue.iter()
+    }
+
+    /// Queues `delivery` unless that would pass `limits`.
+    pub fn push(&mut self, delivery: Delivery, limits: QueueLimits) -> Result<(), DropCause> {
+        let cost = delivery.message.queue_cost();
+        if self.queue.len() >= limits.max_messages || self.queued_bytes + cost > limits.max_bytes {
+            return Err(DropCause::QueueFull);
+        }
+        self.queued_bytes += cost;
+        self.queue.push_back(delivery);
+        Ok(())
+    }
+
+    /// Takes the next delivery to send, if one may be sent now: QoS 0 always, QoS > 0
+    /// only while fewer than `window` messages are in flight (Receive Maximum,
+    /// MQTT-3.3.4-9). Order is kept: a QoS 0 message behind a QoS 1 message that must
+    /// wait waits too (MQTT-4.6.0-6). Expired deliveries are skipped and reported
+    /// through `on_drop`.
+    pub fn pop_ready(
+        &mut self,
+        now: Instant,
+        window: usize,
+        mut on_drop: impl FnMut(DropCause),
+    ) -> Option<Delivery> {
+        loop {
+            let front = self.queue.front()?;
+            if front.message.is_expired(now) {
+                self.take_front();
+                on_drop(DropCause::Expired);
+                continue;
+            }
+            if front.qos != QoS::AtMostOnce && self.inflight.len() >= window {
+                return None;
+            }
+            return self.take_front();
+        }
+    }
+
+    fn take_front(&mut self) -> Option<Delivery> {
+        let d = self.queue.pop_front()?;
+        self.queued_bytes = self.queued_bytes.saturating_sub(d.message.queue_cost());
+        if self.queue.is_empty() {
+            // Idle sessions hold no queue memory.
+            self.queue = VecDeque::new();
+        }
+        Some(d)
+    }
+
+    /// Puts a QoS > 0 delivery in flight under a fresh packet identifier, unused by
+    /// any other message in flight (MQTT-2.2.1-4).
+    pub fn start(&mut self, delivery: Delivery) -> PacketId {
+        let packet_id = self.fresh_packet_id();
+        self.in_use.insert(packet_id.get());
+        self.inflight.push_back(Inflight {
+            packet_id,
+            phase: InflightPhase::Published(delivery),
+        });
+        packet_id
+    }
+
+    fn fresh_packet_id(&mut self) -> PacketId {
+        loop {
+            self.last_packet_id = self.last_packet_id.wrapping_add(1);
+            if let Some(id) = PacketId::new(self.last_packet_id)
+                && !self.in_use.contains(&id.get())
+            {
+                return id;
+            }
+        }
+    }
+
+    fn position(&self, packet_id: PacketId) -> Option<usize> {
+        self.inflight.iter().position(|m| m.packet_id == packet_id)
+    }
+
+    fn remove_at(&mut self, pos: usize) -> Option<Inflight> {
+        let m = self.inflight.remove(pos)?;
+        self.in_use.remove(&m.packet_id.get());
+        if self.inflight.is_empty() {
+            self.inflight = VecDeque::new();
+            self.in_use = HashSet::new();
+        }
+        Some(m)
+    }
+
+    /// PUBACK for a QoS 1 message: it is done.
+    pub fn puback(&mut self, packet_id: PacketId) -> AckResult {
+        match self.position(packet_id) {
+            Some(pos) if matches!(self.inflight.get(pos), Some(Inflight { phase: InflightPhase::Published(d), .. }) if d.qos == QoS::AtLeastOnce) =>
+            {
+                self.remove_at(pos);
+                AckResult::Done
+            }
+            _ => AckResult::Unknown,
+        }
+    }
+
+    /// PUBREC for a QoS 2 message: with a success code it moves to
+    /// [`InflightPhase::Released`] (send PUBREL); with an error code (≥ 0x80) the
+    /// message is discarded (MQTT-4.8.2-6) and no PUBREL follows.
+    pub fn pubrec(&mut self, packet_id: PacketId, success: bool) -> AckResult {
+        let Some(pos) = self.position(packet_id) else {
+            return AckResult::Unknown;
+        };
+        let Some(m) = self.inflight.get_mut(pos) else {
+            return AckResult::Unknown;
+        };
+        match &m.phase {
+            InflightPhase::Published(d) if d.qos == QoS::ExactlyOnce => {
+                if success {
+                    m.phase = InflightPhase::Released;
+                } else {
+                    self.remove_at(pos);
+                }
+                AckResult::Done
+            }
+            // A repeated PUBREC: answer with PUBREL again.
+            InflightPhase::Released => AckResult::Done,
+            InflightPhase::Published(_) => AckResult::Unknown,
+        }
+    }
+
+    /// PUBCOMP for a released QoS 2 message: it is done.
+    pub fn pubcomp(&mut self, packet_id: PacketId) -> AckResult {
+        match self.position(packet_id) {
+            Some(pos)
+                if matches!(
+                    self.inflight.get(pos),
+                    Some(Inflight {
+                        phase: InflightPhase::Released,
+                        ..
+                    })
+                ) =>
+            {
+                self.remove_at(pos);
+                AckResult::Done
+            }
+            _ => AckResult::Unknown,
+        }
+    }
+
+    /// Forgets a message just put in flight that turned out not to be sendable
+    /// (too large for the client: "behave as if it had completed", MQTT-3.1.2-25).
+    pub fn abandon(&mut self, packet_id: PacketId) {
+        if let Some(pos) = self.position(packet_id) {
+            self.remove_at(pos);
+        }
+    }
+
+    /// What to resend on a new connection to this session, in the original order
+    /// (MQTT-4.4.0-1).
+    pub fn resend(&self) -> Vec<Resend> {
+        self.inflight
+            .iter()
+            .map(|m| match &m.phase {
+                InflightPhase::Published(d) => Resend::Publish(m.packet_id, d.clone()),
+                InflightPhase::Released => Resend::PubRel(m.packet_id),
+            })
+            .collect()
+    }
+
+    /// Takes out the deliveries that came through shared subscriptions, to hand
+    /// them to another member of their group: the queued ones, and with `inflight`
+    /// also QoS 1 messages in flight. QoS 2 messages in flight stay with this
+    /// session (MQTT-4.8.2-4/5).
+    pub fn take_shared(&mut self, inflight: bool) -> Vec<Delivery> {
+        let mut out = Vec::new();
+        if inflight {
+            let mut i = 0;
+            while let Some(m) = self.inflight.get(i) {
+                match &m.phase {
+                    InflightPhase::Published(d)
+                        if d.shared.is_some() && d.qos == QoS::AtLeastOnce =>
+                    {
+                        if let Some(Inflight {
+                            phase: InflightPhase::Published(d),
+                            ..
+                        }) = self.remove_at(i)
+                        {
+                            out.push(d);
+                        }
+                    }
+                    _ => i += 1,
+                }
+            }
+        }
+        if self.queue.iter().any(|d| d.shared.is_some()) {
+            let (shared, rest): (VecDeque<Delivery>, VecDeque<Delivery>) =
+                std::mem::take(&mut self.queue)
+                    .into_iter()
+                    .partition(|d| d.shared.is_some());
+            self.queue = rest;
+            self.queued_bytes = self.queue.iter().map(|d| d.message.queue_cost()).sum();
+            out.extend(shared);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::message::Message;
+    use bytes::Bytes;
+    use mqtt_proto::PublishProperties;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn delivery(qos: QoS, now: Instant) -> Delivery {
+        let m = Message::new(
+            "t".into(),
+            Bytes::from_static(b"x"),
+            qos,
+            false,
+            PublishProperties::default(),
+            None,
+            now,
+        );
+        Delivery {
+            message: Arc::new(m),
+            qos,
+            retain: false,
+            subscription_ids: Vec::new(),
+            shared: None,
+        }
+    }
+
+    /// MQTT-3.3.4-9: no more than Receive Maximum QoS > 0 messages in flight; QoS 0
+    /// messages queued behind a waiting one keep their order (MQTT-4.6.0-6).
+    #[test]
+    fn mqtt_3_3_4_9_window_and_order() {
+        let now = Instant::now();
+        let mut o = Outbox::default();
+        for qos in [QoS::AtLeastOnce, QoS::AtLeastOnce, QoS::AtMostOnce] {
+            o.push(delivery(qos, now), QueueLimits::default()).unwrap();
+        }
+        let first = o.pop_ready(now, 1, |_| {}).unwrap();
+        let id = o.start(first);
+        // The window of 1 is full: the QoS 1 message waits, and the QoS 0 message
+        // behind it waits too.
+        assert!(o.pop_ready(now, 1, |_| {}).is_none());
+        assert_eq!(o.queued(), 2);
+        assert_eq!(o.puback(id), AckResult::Done);
+        assert_eq!(o.puback(id), AckResult::Unknown);
+        let second = o.pop_ready(now, 1, |_| {}).unwrap();
+        assert_eq!(second.qos, QoS::AtLeastOnce);
+        o.start(second);
+        // Nothing in front of it: QoS 0 goes whatever the window.
+        assert_eq!(o.pop_ready(now, 1, |_| {}).unwrap().qos, QoS::AtMostOnce);
+    }
+
+    /// MQTT-2.2.1-4: packet identifiers in flight are distinct and non-zero, also
+    /// across wrap-around.
+    #[test]
+    fn mqtt_2_2_1_4_fresh_packet_ids_skip_those_in_use() {
+        let now = Instant::now();
+        let mut o = Outbox::default();
+        let stuck = o.start(delivery(QoS::AtLeastOnce, now));
+        for _ in 0..70_000 {
+            let id = o.start(delivery(QoS::AtLeastOnce, now));
+            assert_ne!(id, stuck);
+            assert_eq!(o.puback(id), AckResult::Done);
+        }
+        assert_eq!(o.inflight_len(), 1);
+    }
+
+    /// MQTT-4.3.3: PUBREC releases, PUBCOMP completes; an error PUBREC discards
+    /// (MQTT-4.8.2-6); acks for the wrong QoS are unknown.
+    #[test]
+    fn qos2_flow() {
+        let now = Instant::now();
+        let mut o = Outbox::default();
+        let a = o.start(delivery(QoS::ExactlyOnce, now));
+        let b = o.start(delivery(QoS::ExactlyOnce, now));
+        assert_eq!(
+            o.puback(a),
+            AckResult::Unknown,
+            "PUBACK does not complete QoS 2"
+        );
+        assert_eq!(o.pubcomp(a), AckResult::Unknown, "PUBCOMP before PUBREC");
+        assert_eq!(o.pubrec(a, true), AckResult::Done);
+        assert_eq!(
+            o.pubrec(a, true),
+            AckResult::Done,
+            "repeated PUBREC gets PUBREL again"
+        );
+        assert!(
+            matches!(o.resend().as_slice(), [Resend::PubRel(x), Resend::Publish(y, _)] if *x == a && *y == b)
+        );
+        assert_eq!(o.pubcomp(a), AckResult::Done);
+        assert_eq!(o.pubrec(b, false), AckResult::Done);
+        assert_eq!(o.inflight_len(), 0);
+    }
+
+    #[test]
+    fn limits_and_expiry() {
+        let now = Instant::now();
+        let mut o = Outbox::default();
+        let limits = QueueLimits {
+            max_messages: 2,
+            max_bytes: 1 << 20,
+        };
+        o.push(delivery(QoS::AtMostOnce, now), limits).unwrap();
+        o.push(delivery(QoS::AtMostOnce, now), limits).unwrap();
+        assert_eq!(
+            o.push(delivery(QoS::AtMostOnce, now), limits),
+            Err(DropCause::QueueFull)
+        );
+        let tiny = QueueLimits {
+            max_messages: 10,
+            max_bytes: 10,
+        };
+        assert_eq!(
+            Outbox::default().push(delivery(QoS::AtMostOnce, now), tiny),
+            Err(DropCause::QueueFull)
+        );
+
+        let mut o = Outbox::default();
+        let mut props = PublishProperties::default();
+        props.message_expiry_interval = Some(1);
+        let m = Message::new(
+            "t".into(),
+            Bytes::new(),
+            QoS::AtMostOnce,
+            false,
+            props,
+            None,
+            now,
+        );
+        o.push(
+            Delivery {
+                message: Arc::new(m),
+                qos: QoS::AtMostOnce,
+                retain: false,
+                subscription_ids: vec![],
+                shared: None,
+            },
+            limits,
+        )
+        .unwrap();
+        let mut dropped = Vec::new();
+        assert!(
+            o.pop_ready(now + Duration::from_secs(2), 10, |c| dropped.push(c))
+                .is_none()
+        );
+        assert_eq!(dropped, [DropCause::Expired]);
+        assert_eq!(o.queued_bytes(), 0);
+    }
+}
+
+#[cfg(test)]
+mod shared_tests {
+    use super::*;
+    use crate::broker::message::Message;
+    use bytes::Bytes;
+    use mqtt_proto::PublishProperties;
+    use std::sync::Arc;
+
+    fn delivery(qos: QoS, shared: bool) -> Delivery {
+        let m = Message::new(
+            "t".into(),
+            Bytes::from_static(b"x"),
+            qos,
+            false,
+            PublishProperties::default(),
+            None,
+            Instant::now(),
+        );
+        Delivery {
+            message: Arc::new(m),
+            qos,
+            retain: false,
+            subscription_ids: Vec::new(),
+            shared: shared.then(|| "$share/g/t".into()),
+        }
+    }
+
+    /// Queued shared deliveries move; in flight, QoS 1 moves and QoS 2 stays
+    /// (MQTT-4.8.2-4/5).
+    #[test]
+    fn take_shared_moves_queued_and_inflight_qos1_only() {
+        let mut o = Outbox::default();
+        o.start(delivery(QoS::AtLeastOnce, true));
+        o.start(delivery(QoS::ExactlyOnce, true));
+        o.start(delivery(QoS::AtLeastOnce, false));
+        for (qos, shared) in [
+            (QoS::AtMostOnce, true),
+            (QoS::AtLeastOnce, false),
+            (QoS::ExactlyOnce, true),
+        ] {
+            o.push(delivery(qos, shared), QueueLimits::default())
+                .unwrap();
+        }
+        assert_eq!(o.take_shared(false).len(), 2);
+        assert_eq!(o.queued(), 1);
+        assert_eq!(o.inflight_len(), 3);
+        let moved = o.take_shared(true);
+        assert_eq!(moved.len(), 1);
+        assert_eq!(moved[0].qos, QoS::AtLeastOnce);
+        assert_eq!(o.inflight_len(), 2);
+        assert_eq!(
+            o.queued_bytes(),
+            o.waiting().map(|d| d.message.queue_cost()).sum::<usize>()
+        );
+    }
+}

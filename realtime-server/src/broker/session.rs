@@ -1,0 +1,130 @@
+//! [`Session`]: the state the server keeps for one Client Identifier, which can
+//! outlive its connections (MQTT 5.0 §4.1).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use mqtt_proto::{ProtocolVersion, SubscriptionOptions, Utf8Bytes};
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use super::message::{Message, SessionKey};
+use super::outbox::Outbox;
+
+/// The connection currently attached to a session.
+#[derive(Debug, Clone)]
+pub struct ConnLink {
+    /// The connection's id (unique per process).
+    pub id: u64,
+    /// Wakes the connection's driver when something is ready for it.
+    pub wake: Arc<Notify>,
+}
+
+/// One subscription as the session remembers it (for UNSUBSCRIBE, persistence and
+/// Retain Handling 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionRecord {
+    /// The options as granted (QoS already capped to the server's maximum).
+    pub options: SubscriptionOptions,
+    /// The Subscription Identifier, if the SUBSCRIBE carried one.
+    pub id: Option<u32>,
+}
+
+/// A Will Message waiting for its connection to end (MQTT 5.0 §3.1.2.5).
+#[derive(Debug, Clone)]
+pub struct WillMessage {
+    /// The message to publish.
+    pub message: Message,
+    /// The Will Delay Interval, seconds.
+    pub delay: u32,
+}
+
+/// Everything mutable about a session, behind one lock.
+#[derive(Debug)]
+pub struct SessionState {
+    /// The attached connection, if online.
+    pub link: Option<ConnLink>,
+    /// Set once the session is discarded (clean start, expiry): connections that
+    /// still hold it must close.
+    pub ended: bool,
+    /// The protocol version of the latest connection.
+    pub version: ProtocolVersion,
+    /// Session Expiry Interval, seconds (`u32::MAX`: never).
+    pub expiry_interval: u32,
+    /// Subscriptions by their full filter (including any `$share/{group}/`).
+    pub subscriptions: HashMap<Utf8Bytes, SubscriptionRecord>,
+    /// Messages to send and in flight.
+    pub outbox: Outbox,
+    /// Packet identifiers of QoS 2 messages received, PUBREC sent, PUBREL awaited
+    /// (the exactly-once state, MQTT-4.3.3-10).
+    pub incoming_qos2: HashSet<u16>,
+    /// The Will Message of the current (or last) connection.
+    pub will: Option<WillMessage>,
+    /// When the Will is due, after an abnormal disconnect with a Will Delay.
+    pub will_due: Option<Instant>,
+    /// When the last connection ended, while offline.
+    pub disconnected_at: Option<Instant>,
+}
+
+/// A session: its identity and its state.
+#[derive(Debug)]
+pub struct Session {
+    /// The process-unique key of this session incarnation.
+    pub key: SessionKey,
+    /// The Client Identifier.
+    pub client_id: Utf8Bytes,
+    state: Mutex<SessionState>,
+}
+
+impl Session {
+    /// A new, empty, offline session.
+    pub fn new(
+        key: SessionKey,
+        client_id: Utf8Bytes,
+        version: ProtocolVersion,
+        expiry_interval: u32,
+    ) -> Self {
+        Self {
+            key,
+            client_id,
+            state: Mutex::new(SessionState {
+                link: None,
+                ended: false,
+                version,
+                expiry_interval,
+                subscriptions: HashMap::new(),
+                outbox: Outbox::default(),
+                incoming_qos2: HashSet::new(),
+                will: None,
+                will_due: None,
+                disconnected_at: None,
+            }),
+        }
+    }
+
+    /// Locks the state. Never hold this lock while taking the broker's trie or
+    /// registry locks (lock order: registry → trie → session).
+    pub fn lock(&self) -> parking_lot::MutexGuard<'_, SessionState> {
+        self.state.lock()
+    }
+
+    /// Whether a connection is attached.
+    pub fn is_online(&self) -> bool {
+        self.state.lock().link.is_some()
+    }
+}
+
+impl SessionState {
+    /// Wakes the attached connection, if any.
+    pub fn wake(&self) {
+        if let Some(link) = &self.link {
+            link.wake.notify_one();
+        }
+    }
+
+    /// Whether connection `conn_id` is (still) the one attached.
+    pub fn is_attached(&self, conn_id: u64) -> bool {
+        self.link.as_ref().is_some_and(|l| l.id == conn_id)
+    }
+}

@@ -1,0 +1,862 @@
+//! [`MqttConnection`]: one MQTT client connection as a sans-IO state machine.
+//!
+//! It decodes packets from the bytes a driver hands it, applies the rules of the
+//! protocol that belong to a connection (first packet CONNECT, keep-alive, topic
+//! aliases, flow control, acknowledgements), calls the [`Broker`] for everything
+//! that concerns sessions and routing, and encodes its answers and deliveries into
+//! its [`OutQueue`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use mqtt_proto::{
+    AckProperties, ConnAck, Connect, ConnectDecoder, DecodeError, Decoder, Disconnect, Packet,
+    PacketId, ProtocolVersion, PubResponse, Publish, QoS, ReasonCode, SubAck, Subscribe, UnsubAck,
+    Unsubscribe, Utf8Bytes,
+};
+use tokio::sync::Notify;
+
+use super::convert::{message_from_publish, will_message};
+use crate::broker::{
+    AckResult, Broker, ConnectRequest, Delivery, Departure, DropCause, Resend, Session,
+};
+use crate::conn::{OutQueue, Protocol, Status};
+use crate::metrics::Transport;
+
+/// Above this many bytes of output, deliveries stay in the session queue.
+const OUTPUT_HIGH_WATER: usize = 256 * 1024;
+/// Above this many bytes of output, the connection stops reading (the client does
+/// not read what it is sent: back-pressure instead of buffering).
+const OUTPUT_PAUSE_READ: usize = 1024 * 1024;
+
+/// The state of a connected client.
+#[derive(Debug)]
+struct Live {
+    version: ProtocolVersion,
+    decoder: Decoder,
+    session: Arc<Session>,
+    conn_id: u64,
+    /// Keep-alive in force (zero: none).
+    keep_alive: Duration,
+    last_packet: Instant,
+    /// The client's Receive Maximum: most QoS 1/2 PUBLISH in flight to it.
+    client_receive_max: u16,
+    /// The client's Maximum Packet Size.
+    client_max_packet: u32,
+    /// The client's Topic Alias Maximum.
+    client_alias_max: u16,
+    /// Session Expiry Interval from CONNECT (for the DISCONNECT rule of MQTT 5.0 §3.14.2.2.2).
+    connect_expiry: u32,
+    /// Topic aliases set by the client (index = alias - 1).
+    aliases_in: Vec<Option<Utf8Bytes>>,
+    /// Topic aliases the server set towards the client.
+    aliases_out: HashMap<Utf8Bytes, u16>,
+    /// How the connection is ending, decided by a DISCONNECT.
+    departure: Departure,
+    /// Session Expiry Interval from DISCONNECT.
+    disconnect_expiry: Option<u32>,
+}
+
+/// One MQTT client connection (MQTT 3.1, 3.1.1 or 5.0).
+#[derive(Debug)]
+pub struct MqttConnection {
+    broker: Arc<Broker>,
+    transport: Transport,
+    peer: SocketAddr,
+    wake: Arc<Notify>,
+    out: OutQueue,
+    connect_deadline: Instant,
+    live: Option<Box<Live>>,
+    closed: bool,
+}
+
+impl MqttConnection {
+    /// A connection from `peer` accepted at `now`, not yet CONNECTed. `wake` is
+    /// what the broker signals when something is ready for it.
+    pub fn new(
+        broker: Arc<Broker>,
+        transport: Transport,
+        peer: SocketAddr,
+        wake: Arc<Notify>,
+        now: Instant,
+    ) -> Self {
+        broker.metrics.connections_of(transport).inc();
+        broker.metrics.connections_total.inc();
+        let connect_deadline = now + broker.config().connect_timeout;
+        Self {
+            broker,
+            transport,
+            peer,
+            wake,
+            out: OutQueue::default(),
+            connect_deadline,
+            live: None,
+            closed: false,
+        }
+    }
+
+    /// The Client Identifier, once connected.
+    pub fn client_id(&self) -> Option<&str> {
+        self.live.as_ref().map(|l| l.session.client_id.as_str())
+    }
+
+    /// Whether the connection has ended (nothing more will be read).
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Encodes `packet` for this client, within its Maximum Packet Size.
+    fn send(&mut self, packet: &Packet) {
+        let (version, max) = match &self.live {
+            Some(l) => (l.version, l.client_max_packet),
+            None => (ProtocolVersion::V5, mqtt_proto::MAX_PACKET_SIZE),
+        };
+        let before = self.out.len();
+        if let Err(err) = packet.encode_within(version, max, self.out.tail_mut()) {
+            tracing::warn!(peer = %self.peer, %err, "packet not sent");
+        }
+        self.broker
+            .metrics
+            .bytes_sent
+            .add((self.out.len() - before) as u64);
+    }
+
+    /// Ends the connection after a Malformed Packet or Protocol Error (MQTT-4.13.1-1):
+    /// a v5 client connected gets a DISCONNECT with `code` and a Reason String
+    /// naming the rule (MQTT-3.14.0-1: only after CONNACK); the Will is published.
+    fn fail(&mut self, code: ReasonCode, why: &str, now: Instant) -> Status {
+        tracing::warn!(peer = %self.peer, client_id = self.client_id().unwrap_or("-"), reason = code.name(), "closing connection: {why}");
+        self.broker.metrics.protocol_errors.inc();
+        if let Some(live) = &self.live
+            && live.version.is_v5()
+        {
+            let mut d = Disconnect::new(code);
+            d.properties.reason_string = Some(Utf8Bytes::from(why.to_string()));
+            self.send(&Packet::Disconnect(d));
+        }
+        self.close(Departure::WithWill, now)
+    }
+
+    /// Detaches from the session (once) and closes.
+    fn close(&mut self, departure: Departure, now: Instant) -> Status {
+        if !self.closed {
+            self.closed = true;
+            if let Some(live) = &self.live {
+                let departure = if live.departure == Departure::Normal {
+                    Departure::Normal
+                } else {
+                    departure
+                };
+                self.broker.disconnect(
+                    &live.session,
+                    live.conn_id,
+                    departure,
+                    live.disconnect_expiry,
+                    now,
+                );
+            }
+        }
+        Status::Close
+    }
+
+    fn on_connect(&mut self, connect: Connect, now: Instant) -> Status {
+        let config = self.broker.config().clone();
+        let version = connect.protocol_version;
+        let reject = |this: &mut Self, code: ReasonCode, why: &str| {
+            tracing::info!(peer = %this.peer, client_id = connect.client_id.as_str(), reason = code.name(), "CONNECT refused: {why}");
+            let mut ack = ConnAck::new(code);
+            if version.is_v5() {
+                ack.properties.reason_string = Some(Utf8Bytes::from(why.to_string()));
+            }
+            let mut buf = BytesMut::new();
+            if Packet::ConnAck(Box::new(ack))
+                .encode(version, &mut buf)
+                .is_ok()
+            {
+                this.out.put_slice(&buf);
+            }
+            this.closed = true;
+            Status::Close
+        };
+        if connect.client_id.is_empty()
+            && (!version.is_v5() && !connect.clean_start || version == ProtocolVersion::V3_1)
+        {
+            // MQTT-3.1.3-8 (3.1.1): an empty ClientId needs CleanSession 1; 3.1
+            // requires 1 to 23 characters.
+            return reject(
+                self,
+                ReasonCode::ClientIdentifierNotValid,
+                "empty Client Identifier without Clean Session [MQTT-3.1.3-8]",
+            );
+        }
+        if connect.properties.authentication_method.is_some() {
+            // No enhanced authentication method is configured (MQTT-4.12.0-1).
+            return reject(
+                self,
+                ReasonCode::BadAuthenticationMethod,
+                "authentication method not supported [MQTT-4.12.0-1]",
+            );
+        }
+        if let Some(will) = &connect.will {
+            if will.qos > config.max_qos {
+                return reject(
+                    self,
+                    ReasonCode::QoSNotSupported,
+                    "Will QoS exceeds the server's Maximum QoS [MQTT-3.2.2-12]",
+                );
+            }
+            if will.retain && !config.retain_available {
+                return reject(
+                    self,
+                    ReasonCode::RetainNotSupported,
+                    "Will Retain set but retain is not available [MQTT-3.2.2-13]",
+                );
+            }
+            if mqtt_proto::topic::levels(&will.topic).count() > config.max_topic_levels {
+                return reject(
+                    self,
+                    ReasonCode::TopicNameInvalid,
+                    "Will Topic has too many levels",
+                );
+            }
+        }
+        let requested_expiry = if version.is_v5() {
+            connect.properties.session_expiry_interval.unwrap_or(0)
+        } else if connect.clean_start {
+            0
+        } else {
+            config.v3_persistent_session_expiry
+        };
+        let will = connect.will.map(|w| will_message(w, now));
+        let req = ConnectRequest {
+            client_id: connect.client_id.clone(),
+            clean_start: connect.clean_start,
+            expiry_interval: requested_expiry,
+            version,
+            will,
+        };
+        let connected = self.broker.connect(req, self.wake.clone(), now);
+        let mut keep_alive = connect.keep_alive;
+        let mut server_keep_alive = None;
+        if let Some(max) = config.max_keep_alive
+            && version.is_v5()
+            && (keep_alive == 0 || keep_alive > max)
+        {
+            keep_alive = max;
+            server_keep_alive = Some(max);
+        }
+        let props = &connect.properties;
+        let live = Live {
+            version,
+            decoder: Decoder::new(version).with_max_packet_size(config.max_packet_size),
+            session: connected.session.clone(),
+            conn_id: connected.conn_id,
+            keep_alive: Duration::from_secs(u64::from(keep_alive)),
+            last_packet: now,
+            client_receive_max: props.receive_maximum.unwrap_or(u16::MAX),
+            client_max_packet: props
+                .maximum_packet_size
+                .unwrap_or(mqtt_proto::MAX_PACKET_SIZE),
+            client_alias_max: props.topic_alias_maximum.unwrap_or(0),
+            connect_expiry: requested_expiry,
+            aliases_in: Vec::new(),
+            aliases_out: HashMap::new(),
+            departure: Departure::WithWill,
+            disconnect_expiry: None,
+        };
+        let mut ack = ConnAck::new(ReasonCode::Success);
+        // MQTT-3.2.2-2/3: Session Present only when a session was resumed.
+        ack.session_present = connected.session_present;
+        if version.is_v5() {
+            let p = &mut ack.properties;
+            if connected.expiry_interval != requested_expiry {
+                p.session_expiry_interval = Some(connected.expiry_interval);
+            }
+            if config.receive_maximum != u16::MAX {
+                p.receive_maximum = Some(config.receive_maximum);
+            }
+            if config.max_qos < QoS::ExactlyOnce {
+                p.maximum_qos = Some(config.max_qos);
+            }
+            if !config.retain_available {
+                p.retain_available = Some(false);
+            }
+            p.maximum_packet_size = Some(config.max_packet_size);
+            p.assigned_client_identifier = connected.assigned_client_id.clone();
+            if config.topic_alias_maximum > 0 {
+                p.topic_alias_maximum = Some(config.topic_alias_maximum);
+            }
+            p.server_keep_alive = server_keep_alive;
+            if props.request_response_information == Some(true) {
+                p.response_information = Some(Utf8Bytes::from(format!(
+                    "response/{}",
+                    connected.session.client_id.as_str()
+                )));
+            }
+        }
+        self.live = Some(Box::new(live));
+        tracing::debug!(peer = %self.peer, client_id = connected.session.client_id.as_str(), ?version, present = connected.session_present, "client connected");
+        self.send(&Packet::ConnAck(Box::new(ack)));
+        if connected.session_present {
+            self.resend(now);
+        }
+        Status::Open
+    }
+
+    /// Resends what was in flight when the session's last connection ended, with
+    /// the original packet identifiers (MQTT-4.4.0-1), DUP set on PUBLISH
+    /// (MQTT-3.3.1-1).
+    fn resend(&mut self, now: Instant) {
+        let Some(live) = &self.live else { return };
+        let resend = live.session.lock().outbox.resend();
+        for r in resend {
+            match r {
+                Resend::Publish(id, d) => self.write_publish(d, Some(id), true, now),
+                Resend::PubRel(id) => self.send(&Packet::PubRel(PubResponse::new(id))),
+            }
+        }
+    }
+
+    /// Moves deliveries from the session queue to the output while the client's
+    /// Receive Maximum and the output's high-water mark allow. Notices a takeover.
+    fn pull(&mut self, now: Instant) -> Status {
+        let Some(live) = &self.live else {
+            return Status::Open;
+        };
+        if self.closed {
+            return Status::Close;
+        }
+        let window = usize::from(
+            live.client_receive_max
+                .min(self.broker.config().max_inflight),
+        );
+        let session = live.session.clone();
+        let conn_id = live.conn_id;
+        let version = live.version;
+        loop {
+            if self.out.len() >= OUTPUT_HIGH_WATER {
+                return Status::Open;
+            }
+            let mut st = session.lock();
+            if !st.is_attached(conn_id) {
+                drop(st);
+                // MQTT-3.1.4-3: the session was taken over by a new connection.
+                tracing::info!(peer = %self.peer, client_id = session.client_id.as_str(), "session taken over");
+                if version.is_v5() {
+                    self.send(&Packet::Disconnect(Disconnect::new(
+                        ReasonCode::SessionTakenOver,
+                    )));
+                }
+                self.closed = true;
+                return Status::Close;
+            }
+            let metrics = &self.broker.metrics;
+            let Some(d) = st
+                .outbox
+                .pop_ready(now, window, |cause| metrics.drop_of(cause).inc())
+            else {
+                return Status::Open;
+            };
+            let id = (d.qos != QoS::AtMostOnce).then(|| st.outbox.start(d.clone()));
+            drop(st);
+            self.write_publish(d, id, false, now);
+        }
+    }
+
+    /// Encodes one PUBLISH to this client: per-subscriber header (topic alias,
+    /// packet id, subscription identifiers, remaining expiry), shared payload.
+    fn write_publish(&mut self, d: Delivery, packet_id: Option<PacketId>, dup: bool, now: Instant) {
+        let Some(live) = self.live.as_mut() else {
+            return;
+        };
+        let m = &d.message;
+        let mut properties = if live.version.is_v5() {
+            m.properties.clone()
+        } else {
+            Default::default()
+        };
+        if live.version.is_v5() {
+            properties.subscription_identifiers = d.subscription_ids.clone();
+            properties.message_expiry_interval = m.remaining_expiry(now);
+        }
+        let mut publish = Publish {
+            dup,
+            qos: d.qos,
+            retain: d.retain,
+            topic: m.topic.clone(),
+            packet_id,
+            properties,
+            payload: m.payload.clone(),
+        };
+        // Topic aliases towards the client (MQTT-3.3.2-11, never above its maximum).
+        let mut new_alias = None;
+        if live.client_alias_max > 0 {
+            if let Some(&alias) = live.aliases_out.get(&m.topic) {
+                publish.properties.topic_alias = Some(alias);
+                publish.topic = Utf8Bytes::default();
+            } else if live.aliases_out.len() < usize::from(live.client_alias_max) {
+                let alias = (live.aliases_out.len() + 1) as u16;
+                publish.properties.topic_alias = Some(alias);
+                new_alias = Some(alias);
+            }
+        }
+        let size = match publish.encoded_len(live.version) {
+            Ok(size) if size <= live.client_max_packet as usize => size,
+            other => {
+                // MQTT-3.1.2-24/25: too large for the client: discarded, and the
+                // delivery counts as complete.
+                tracing::debug!(peer = %self.peer, client_id = live.session.client_id.as_str(), ?other, "message too large for client, dropped");
+                self.broker
+                    .metrics
+                    .drop_of(DropCause::TooLargeForClient)
+                    .inc();
+                if let Some(id) = packet_id {
+                    live.session.lock().outbox.abandon(id);
+                }
+                return;
+            }
+        };
+        if let Some(alias) = new_alias {
+            live.aliases_out.insert(m.topic.clone(), alias);
+        }
+        if publish
+            .encode_header(live.version, self.out.tail_mut())
+            .is_ok()
+        {
+            self.out.put_bytes(publish.payload);
+            self.broker.metrics.sent_at(d.qos).inc();
+            self.broker.metrics.bytes_sent.add(size as u64);
+        }
+    }
+
+    fn on_packet(&mut self, packet: Packet, now: Instant) -> Status {
+        match packet {
+            Packet::Publish(p) => self.on_publish(p, now),
+            Packet::PubAck(r) => {
+                self.with_outbox(|o| o.puback(r.packet_id));
+                Status::Open
+            }
+            Packet::PubRec(r) => {
+                let success = !r.reason_code.is_error();
+                let result = self.with_outbox(|o| o.pubrec(r.packet_id, success));
+                if success {
+                    let mut rel = PubResponse::new(r.packet_id);
+                    if result == AckResult::Unknown {
+                        rel.reason_code = ReasonCode::PacketIdentifierNotFound;
+                    }
+                    self.send(&Packet::PubRel(rel));
+                }
+                Status::Open
+            }
+            Packet::PubRel(r) => {
+                // MQTT-4.3.3-11: PUBCOMP with the same id; the exactly-once state ends.
+                let known = self
+                    .live
+                    .as_ref()
+                    .is_some_and(|l| l.session.lock().incoming_qos2.remove(&r.packet_id.get()));
+                let mut comp = PubResponse::new(r.packet_id);
+                if !known {
+                    comp.reason_code = ReasonCode::PacketIdentifierNotFound;
+                }
+                self.send(&Packet::PubComp(comp));
+                Status::Open
+            }
+            Packet::PubComp(r) => {
+                self.with_outbox(|o| o.pubcomp(r.packet_id));
+                Status::Open
+            }
+            Packet::Subscribe(s) => self.on_subscribe(s, now),
+            Packet::Unsubscribe(u) => self.on_unsubscribe(u),
+            Packet::PingReq => {
+                // MQTT-3.12.4-1.
+                self.send(&Packet::PingResp);
+                Status::Open
+            }
+            Packet::Disconnect(d) => self.on_disconnect(d, now),
+            Packet::Connect(_) => self.fail(
+                ReasonCode::ProtocolError,
+                "second CONNECT [MQTT-3.1.0-2]",
+                now,
+            ),
+            Packet::Auth(_) => {
+                // No authentication method was accepted in CONNECT (MQTT-4.12.0-7).
+                self.fail(
+                    ReasonCode::ProtocolError,
+                    "AUTH without an Authentication Method in CONNECT [MQTT-4.12.0-7]",
+                    now,
+                )
+            }
+            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
+                let why = format!(
+                    "{} is sent by servers only [MQTT-4.13.1-1]",
+                    packet.packet_type()
+                );
+                self.fail(ReasonCode::ProtocolError, &why, now)
+            }
+        }
+    }
+
+    fn with_outbox(&self, f: impl FnOnce(&mut crate::broker::Outbox) -> AckResult) -> AckResult {
+        match &self.live {
+            Some(l) => f(&mut l.session.lock().outbox),
+            None => AckResult::Unknown,
+        }
+    }
+
+    fn on_publish(&mut self, mut p: Publish, now: Instant) -> Status {
+        let config = self.broker.config();
+        let Some(live) = self.live.as_mut() else {
+            return Status::Close;
+        };
+        // Topic aliases from the client (MQTT 5.0 §3.3.2.3.4).
+        if let Some(alias) = p.properties.topic_alias {
+            if alias == 0 || alias > config.topic_alias_maximum {
+                let why = format!(
+                    "Topic Alias {alias} exceeds Topic Alias Maximum {} [MQTT-3.3.2-9]",
+                    config.topic_alias_maximum
+                );
+                return self.fail(ReasonCode::TopicAliasInvalid, &why, now);
+            }
+            if live.aliases_in.is_empty() {
+                live.aliases_in = vec![None; usize::from(config.topic_alias_maximum)];
+            }
+            let slot = live.aliases_in.get_mut(usize::from(alias) - 1);
+            match slot {
+                Some(slot) if !p.topic.is_empty() => *slot = Some(p.topic.clone()),
+                Some(Some(topic)) => p.topic = topic.clone(),
+                _ => {
+                    let why =
+                        format!("Topic Alias {alias} used before it was set [MQTT-5.0 §3.3.2.3.4]");
+                    return self.fail(ReasonCode::ProtocolError, &why, now);
+                }
+            }
+            p.properties.topic_alias = None;
+        }
+        if p.topic.is_empty() {
+            return self.fail(
+                ReasonCode::ProtocolError,
+                "empty Topic Name without a Topic Alias [MQTT-3.3.2-1]",
+                now,
+            );
+        }
+        if !p.properties.subscription_identifiers.is_empty() {
+            return self.fail(
+                ReasonCode::ProtocolError,
+                "Subscription Identifier in a PUBLISH from a client [MQTT-3.3.4-6]",
+                now,
+            );
+        }
+        if p.qos > config.max_qos {
+            return self.fail(
+                ReasonCode::QoSNotSupported,
+                "PUBLISH QoS exceeds Maximum QoS [MQTT-3.2.2-11]",
+                now,
+            );
+        }
+        if p.retain && !config.retain_available {
+            return self.fail(
+                ReasonCode::RetainNotSupported,
+                "RETAIN set but retain is not available [MQTT-3.2.2-14]",
+                now,
+            );
+        }
+        let session = live.session.clone();
+        let version = live.version;
+        if mqtt_proto::topic::levels(&p.topic).count() > config.max_topic_levels {
+            if p.qos == QoS::AtMostOnce || !version.is_v5() {
+                return self.fail(
+                    ReasonCode::TopicNameInvalid,
+                    "Topic Name has too many levels",
+                    now,
+                );
+            }
+            self.ack_publish(&p, ReasonCode::TopicNameInvalid);
+            return Status::Open;
+        }
+        match (p.qos, p.packet_id) {
+            (QoS::ExactlyOnce, Some(id)) => {
+                let mut st = session.lock();
+                if st.incoming_qos2.contains(&id.get()) {
+                    // A resent QoS 2 PUBLISH: already routed, only PUBREC again
+                    // (MQTT-4.3.3-10: not delivered twice).
+                    drop(st);
+                    self.ack_publish(&p, ReasonCode::Success);
+                    return Status::Open;
+                }
+                if st.incoming_qos2.len() >= usize::from(config.receive_maximum) {
+                    drop(st);
+                    return self.fail(
+                        ReasonCode::ReceiveMaximumExceeded,
+                        "more QoS 2 PUBLISH unacknowledged than Receive Maximum [MQTT-3.3.4-7]",
+                        now,
+                    );
+                }
+                st.incoming_qos2.insert(id.get());
+            }
+            _ => {}
+        }
+        let qos = p.qos;
+        let packet_id = p.packet_id;
+        self.broker.metrics.received_at(qos).inc();
+        let matched = self
+            .broker
+            .publish(message_from_publish(p, session.key, now), now);
+        if qos != QoS::AtMostOnce {
+            let code = if matched == 0 && version.is_v5() {
+                ReasonCode::NoMatchingSubscribers
+            } else {
+                ReasonCode::Success
+            };
+            if let Some(id) = packet_id {
+                let mut ack = PubResponse::new(id);
+                ack.reason_code = code;
+                self.send(&if qos == QoS::AtLeastOnce {
+                    Packet::PubAck(ack)
+                } else {
+                    Packet::PubRec(ack)
+                });
+            }
+        }
+        Status::Open
+    }
+
+    /// PUBACK or PUBREC for `p` with `code`.
+    fn ack_publish(&mut self, p: &Publish, code: ReasonCode) {
+        if let Some(id) = p.packet_id {
+            let mut ack = PubResponse::new(id);
+            ack.reason_code = code;
+            let packet = if p.qos == QoS::AtLeastOnce {
+                Packet::PubAck(ack)
+            } else {
+                Packet::PubRec(ack)
+            };
+            self.send(&packet);
+        }
+    }
+
+    fn on_subscribe(&mut self, s: Subscribe, now: Instant) -> Status {
+        let Some(live) = &self.live else {
+            return Status::Close;
+        };
+        let session = live.session.clone();
+        let id = s.properties.subscription_identifier;
+        let mut codes = Vec::with_capacity(s.subscriptions.len());
+        // MQTT-3.8.4-5: as if each filter came in its own SUBSCRIBE, one SUBACK.
+        for sub in &s.subscriptions {
+            let code = match self
+                .broker
+                .subscribe(&session, &sub.filter, sub.options, id, now)
+            {
+                Ok(QoS::AtMostOnce) => ReasonCode::Success,
+                Ok(QoS::AtLeastOnce) => ReasonCode::GrantedQoS1,
+                Ok(QoS::ExactlyOnce) => ReasonCode::GrantedQoS2,
+                Err(err) => {
+                    tracing::info!(peer = %self.peer, client_id = session.client_id.as_str(), filter = sub.filter.as_str(), ?err, "subscription refused");
+                    err.reason_code()
+                }
+            };
+            codes.push(code);
+        }
+        // MQTT-3.8.4-1/6: a SUBACK with one code per filter, same packet id.
+        let ack = SubAck {
+            packet_id: s.packet_id,
+            properties: AckProperties::default(),
+            reason_codes: codes,
+        };
+        self.send(&Packet::SubAck(ack));
+        Status::Open
+    }
+
+    fn on_unsubscribe(&mut self, u: Unsubscribe) -> Status {
+        let Some(live) = &self.live else {
+            return Status::Close;
+        };
+        let session = live.session.clone();
+        // MQTT-3.10.4-4/5/6: one UNSUBACK, even if nothing was subscribed.
+        let codes = u
+            .filters
+            .iter()
+            .map(|f| {
+                if self.broker.unsubscribe(&session, f) {
+                    ReasonCode::Success
+                } else {
+                    ReasonCode::NoSubscriptionExisted
+                }
+            })
+            .collect();
+        let ack = UnsubAck {
+            packet_id: u.packet_id,
+            properties: AckProperties::default(),
+            reason_codes: codes,
+        };
+        self.send(&Packet::UnsubAck(ack));
+        Status::Open
+    }
+
+    fn on_disconnect(&mut self, d: Disconnect, now: Instant) -> Status {
+        let Some(live) = self.live.as_mut() else {
+            return Status::Close;
+        };
+        if let Some(expiry) = d.properties.session_expiry_interval {
+            if live.connect_expiry == 0 && expiry != 0 {
+                return self.fail(
+                    ReasonCode::ProtocolError,
+                    "non-zero Session Expiry Interval on DISCONNECT after zero on CONNECT [MQTT-5.0 §3.14.2.2.2]",
+                    now,
+                );
+            }
+            live.disconnect_expiry = Some(expiry);
+        }
+        // MQTT-3.14.4-3: 0x00 discards the Will; any other code (0x04 ...) keeps it.
+        live.departure = if d.reason_code == ReasonCode::Success {
+            Departure::Normal
+        } else {
+            Departure::WithWill
+        };
+        let departure = live.departure;
+        self.close(departure, now)
+    }
+}
+
+impl Protocol for MqttConnection {
+    fn on_read(&mut self, input: &mut BytesMut, now: Instant) -> Status {
+        let before = input.len();
+        let status = self.read_packets(input, now);
+        self.broker
+            .metrics
+            .bytes_received
+            .add((before - input.len()) as u64);
+        if status == Status::Close {
+            return Status::Close;
+        }
+        self.pull(now)
+    }
+
+    fn on_eof(&mut self, now: Instant) {
+        if !self.closed {
+            tracing::debug!(peer = %self.peer, client_id = self.client_id().unwrap_or("-"), "connection lost");
+        }
+        self.close(Departure::WithWill, now);
+    }
+
+    fn on_wake(&mut self, now: Instant) -> Status {
+        self.pull(now)
+    }
+
+    fn on_timer(&mut self, now: Instant) -> Status {
+        match &self.live {
+            None if now >= self.connect_deadline => {
+                tracing::info!(peer = %self.peer, "no CONNECT within the connect timeout");
+                self.closed = true;
+                Status::Close
+            }
+            Some(live)
+                if !live.keep_alive.is_zero()
+                    && now >= live.last_packet + live.keep_alive * 3 / 2 =>
+            {
+                // MQTT-3.1.2-22: nothing received for 1.5 × Keep Alive.
+                self.fail(
+                    ReasonCode::KeepAliveTimeout,
+                    "no packet within 1.5 times the Keep Alive [MQTT-3.1.2-22]",
+                    now,
+                )
+            }
+            _ => Status::Open,
+        }
+    }
+
+    fn on_shutdown(&mut self, now: Instant) -> Status {
+        if let Some(live) = &self.live
+            && live.version.is_v5()
+            && !self.closed
+        {
+            self.send(&Packet::Disconnect(Disconnect::new(
+                ReasonCode::ServerShuttingDown,
+            )));
+        }
+        self.close(Departure::WithWill, now)
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        if self.closed {
+            return None;
+        }
+        match &self.live {
+            None => Some(self.connect_deadline),
+            Some(l) if l.keep_alive.is_zero() => None,
+            Some(l) => Some(l.last_packet + l.keep_alive * 3 / 2),
+        }
+    }
+
+    fn output(&mut self) -> &mut OutQueue {
+        &mut self.out
+    }
+
+    fn read_paused(&self) -> bool {
+        self.out.len() > OUTPUT_PAUSE_READ
+    }
+}
+
+impl MqttConnection {
+    fn read_packets(&mut self, input: &mut BytesMut, now: Instant) -> Status {
+        while !self.closed {
+            let Some(live) = self.live.as_mut() else {
+                let decoder = ConnectDecoder::new()
+                    .with_max_packet_size(self.broker.config().max_packet_size);
+                match decoder.decode(input) {
+                    Ok(None) => return Status::Open,
+                    Ok(Some(connect)) => {
+                        if self.on_connect(connect, now) == Status::Close {
+                            return Status::Close;
+                        }
+                        continue;
+                    }
+                    Err(err) => return self.connect_error(err),
+                }
+            };
+            match live.decoder.decode(input) {
+                Ok(None) => return Status::Open,
+                Ok(Some(packet)) => {
+                    live.last_packet = now;
+                    if self.on_packet(packet, now) == Status::Close {
+                        return Status::Close;
+                    }
+                }
+                Err(err) => return self.fail(err.reason_code(), &err.to_string(), now),
+            }
+        }
+        Status::Close
+    }
+
+    /// A bad first packet: an unsupported protocol level gets CONNACK 0x01 in the
+    /// 3.1.1 format (MQTT-3.1.2-2 of 3.1.1; a 5.0 client would have level 5); any
+    /// other error closes the connection without an answer (MQTT-3.1.4-1).
+    fn connect_error(&mut self, err: DecodeError) -> Status {
+        tracing::info!(peer = %self.peer, "bad CONNECT: {err}");
+        self.broker.metrics.protocol_errors.inc();
+        if err.reason_code() == ReasonCode::UnsupportedProtocolVersion {
+            let mut buf = BytesMut::new();
+            let ack = ConnAck::new(ReasonCode::UnsupportedProtocolVersion);
+            if Packet::ConnAck(Box::new(ack))
+                .encode(ProtocolVersion::V3_1_1, &mut buf)
+                .is_ok()
+            {
+                self.out.put_slice(&buf);
+            }
+        }
+        self.closed = true;
+        Status::Close
+    }
+}
+
+impl Drop for MqttConnection {
+    fn drop(&mut self) {
+        self.broker.metrics.connections_of(self.transport).dec();
+        if !self.closed {
+            self.close(Departure::WithWill, Instant::now());
+        }
+    }
+}
