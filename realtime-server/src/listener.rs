@@ -22,11 +22,16 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds every listener of `config`.
+    /// Binds every listener of `config`, with the default broker settings.
     pub async fn bind(config: &Config) -> io::Result<Self> {
+        Self::bind_with(config, BrokerConfig::default()).await
+    }
+
+    /// Binds every listener of `config`; the broker runs with `broker`.
+    pub async fn bind_with(config: &Config, broker: BrokerConfig) -> io::Result<Self> {
         let mqtt = TcpListener::bind(config.mqtt_listen).await?;
         let http = TcpListener::bind(config.http_listen).await?;
-        let broker = Arc::new(Broker::new(BrokerConfig::default()));
+        let broker = Arc::new(Broker::new(broker));
         Ok(Self { mqtt, http, broker })
     }
 

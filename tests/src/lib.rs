@@ -1,6 +1,8 @@
 //! Shared harness for the integration tests: start the server (in-process or as
 //! the release binary), find third-party peers, and fail loudly when one is missing.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+pub mod mqtt;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -128,4 +130,48 @@ pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     (status, body)
+}
+
+/// A server running in-process on ephemeral loopback ports; stopped on drop.
+pub struct InProcessServer {
+    /// MQTT over TCP address.
+    pub mqtt: SocketAddr,
+    /// HTTP / WebSocket address.
+    pub http: SocketAddr,
+    /// The broker, for assertions on its state.
+    pub broker: std::sync::Arc<realtime_server::broker::Broker>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl InProcessServer {
+    /// Starts a server with default settings on the current tokio runtime.
+    pub async fn start() -> Self {
+        Self::start_with(realtime_server::broker::BrokerConfig::default()).await
+    }
+
+    /// Starts a server with `broker` settings on the current tokio runtime.
+    pub async fn start_with(broker: realtime_server::broker::BrokerConfig) -> Self {
+        let config = realtime_server::Config {
+            mqtt_listen: "127.0.0.1:0".parse().unwrap(),
+            http_listen: "127.0.0.1:0".parse().unwrap(),
+        };
+        let server = realtime_server::Server::bind_with(&config, broker)
+            .await
+            .unwrap();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let this = Self {
+            mqtt: server.mqtt_addr().unwrap(),
+            http: server.http_addr().unwrap(),
+            broker: server.broker().clone(),
+            stop,
+        };
+        tokio::spawn(server.run(stopped));
+        this
+    }
+}
+
+impl Drop for InProcessServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
 }

@@ -441,8 +441,10 @@ mod tests {
         );
 
         let mut o = Outbox::default();
-        let mut props = PublishProperties::default();
-        props.message_expiry_interval = Some(1);
+        let props = PublishProperties {
+            message_expiry_interval: Some(1),
+            ..Default::default()
+        };
         let m = Message::new(
             "t".into(),
             Bytes::new(),

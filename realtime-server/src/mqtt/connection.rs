@@ -576,8 +576,8 @@ impl MqttConnection {
             self.ack_publish(&p, ReasonCode::TopicNameInvalid);
             return Status::Open;
         }
-        match (p.qos, p.packet_id) {
-            (QoS::ExactlyOnce, Some(id)) => {
+        if let (QoS::ExactlyOnce, Some(id)) = (p.qos, p.packet_id) {
+            {
                 let mut st = session.lock();
                 if st.incoming_qos2.contains(&id.get()) {
                     // A resent QoS 2 PUBLISH: already routed, only PUBREC again
@@ -596,7 +596,6 @@ impl MqttConnection {
                 }
                 st.incoming_qos2.insert(id.get());
             }
-            _ => {}
         }
         let qos = p.qos;
         let packet_id = p.packet_id;
