@@ -11,6 +11,7 @@ pub mod conn;
 pub mod listener;
 pub mod metrics;
 pub mod mqtt;
+pub mod store;
 pub mod sys;
 
 pub use config::Config;

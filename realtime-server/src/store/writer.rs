@@ -1,0 +1,96 @@
+//! The writer thread: group commit.
+//!
+//! It sleeps until there is work (`sync`), or until the interval ends or a flush
+//! is asked for (`periodic`); then it takes every pending write at once, commits
+//! them in one fsynced transaction and publishes the new durable watermark. The
+//! batches submitted while it was committing form the next group, so one fsync
+//! serves as many publishes as arrived during the previous one.
+
+use super::{Shared, State, StoreMode};
+use std::sync::MutexGuard;
+use std::time::{Duration, Instant};
+
+/// Waits until the writer should commit; `None` when it should stop.
+fn next_group<'a>(
+    shared: &'a Shared,
+    mut st: MutexGuard<'a, State>,
+    deadline: &mut Instant,
+) -> Option<MutexGuard<'a, State>> {
+    loop {
+        if st.failed.is_some() || (st.shutdown && st.taken == st.submitted) {
+            return None;
+        }
+        let due = match shared.mode {
+            StoreMode::Periodic { .. } => {
+                st.shutdown
+                    || st.flush_requested
+                    || st.pending_bytes >= shared.max_pending_bytes / 2
+                    || Instant::now() >= *deadline
+            }
+            _ => st.taken < st.submitted,
+        };
+        if due {
+            return Some(st);
+        }
+        st = match shared.mode {
+            StoreMode::Periodic { .. } => {
+                let wait = deadline.saturating_duration_since(Instant::now());
+                shared
+                    .work
+                    .wait_timeout(st, wait)
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|e| e.into_inner().0)
+            }
+            _ => shared.work.wait(st).unwrap_or_else(|e| e.into_inner()),
+        };
+    }
+}
+
+/// The writer thread's body; returns at shutdown (after committing everything
+/// submitted) or after a failed commit.
+pub(super) fn run(shared: &Shared) {
+    let interval = match shared.mode {
+        StoreMode::Periodic { interval_ms } => Duration::from_millis(interval_ms.max(1)),
+        _ => Duration::ZERO,
+    };
+    let mut deadline = Instant::now() + interval;
+    loop {
+        let Some(mut st) = next_group(shared, shared.lock(), &mut deadline) else {
+            return;
+        };
+        let ops = std::mem::take(&mut st.pending);
+        st.pending_bytes = 0;
+        st.flush_requested = false;
+        let upto = st.submitted;
+        st.taken = upto;
+        drop(st);
+        shared.room.notify_waiters();
+        deadline = Instant::now() + interval;
+
+        let result = if ops.is_empty() {
+            Ok(())
+        } else {
+            shared.lock_engine().commit(&ops, true)
+        };
+        drop(ops);
+
+        let mut st = shared.lock();
+        match result {
+            Ok(()) => {
+                st.durable = upto;
+                drop(st);
+                shared.watermark.send_modify(|w| w.durable = upto);
+                shared.durable_cv.notify_all();
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "store commit failed; no further acknowledgements");
+                st.failed = Some(e.clone());
+                drop(st);
+                shared.watermark.send_modify(|w| w.error = Some(e));
+                shared.durable_cv.notify_all();
+                shared.room.notify_waiters();
+                return;
+            }
+        }
+    }
+}
