@@ -2,13 +2,13 @@
 //! Table 2-4 (allowed packets, data types, duplicates, bounded length), encoded with
 //! their exact size.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::error::{DecodeError, Rule};
 use crate::property::{PropertyContext, PropertyId, PropertyType};
 use crate::reader::Reader;
 use crate::utf8::Utf8Bytes;
-use crate::writer::{field_len, put_field};
+use crate::writer::{Out, field_len, put_field};
 use crate::{PacketType, QoS, ReasonCode, varint};
 
 /// The Property Length runs past the end of the packet.
@@ -69,7 +69,7 @@ pub(crate) trait PropertyValue: Sized {
     fn read(r: &mut Reader<'_>, id: PropertyId) -> Result<Self, DecodeError>;
     /// The encoded size of the value, or why it cannot be encoded.
     fn len(&self, id: PropertyId) -> Result<usize, &'static str>;
-    fn put(&self, id: PropertyId, buf: &mut BytesMut);
+    fn put(&self, id: PropertyId, buf: &mut Out<'_>);
 }
 
 fn out_of_range(r: &Reader<'_>) -> DecodeError {
@@ -87,7 +87,7 @@ impl PropertyValue for bool {
     fn len(&self, _: PropertyId) -> Result<usize, &'static str> {
         Ok(1)
     }
-    fn put(&self, _: PropertyId, buf: &mut BytesMut) {
+    fn put(&self, _: PropertyId, buf: &mut Out<'_>) {
         buf.put_u8(u8::from(*self));
     }
 }
@@ -107,7 +107,7 @@ impl PropertyValue for QoS {
             _ => Ok(1),
         }
     }
-    fn put(&self, _: PropertyId, buf: &mut BytesMut) {
+    fn put(&self, _: PropertyId, buf: &mut Out<'_>) {
         buf.put_u8(u8::from(*self));
     }
 }
@@ -138,7 +138,7 @@ impl PropertyValue for u16 {
             _ => Ok(2),
         }
     }
-    fn put(&self, _: PropertyId, buf: &mut BytesMut) {
+    fn put(&self, _: PropertyId, buf: &mut Out<'_>) {
         buf.put_u16(*self);
     }
 }
@@ -170,9 +170,9 @@ impl PropertyValue for u32 {
             _ => Ok(4),
         }
     }
-    fn put(&self, id: PropertyId, buf: &mut BytesMut) {
+    fn put(&self, id: PropertyId, buf: &mut Out<'_>) {
         if id.property_type() == PropertyType::VariableByteInteger {
-            varint::put(*self, buf);
+            buf.put_varint(*self);
         } else {
             buf.put_u32(*self);
         }
@@ -186,7 +186,7 @@ impl PropertyValue for Utf8Bytes {
     fn len(&self, _: PropertyId) -> Result<usize, &'static str> {
         field_len(self.as_bytes()).ok_or("string longer than 65,535 bytes")
     }
-    fn put(&self, _: PropertyId, buf: &mut BytesMut) {
+    fn put(&self, _: PropertyId, buf: &mut Out<'_>) {
         put_field(buf, self.as_bytes());
     }
 }
@@ -198,7 +198,7 @@ impl PropertyValue for Bytes {
     fn len(&self, _: PropertyId) -> Result<usize, &'static str> {
         field_len(self).ok_or("binary data longer than 65,535 bytes")
     }
-    fn put(&self, _: PropertyId, buf: &mut BytesMut) {
+    fn put(&self, _: PropertyId, buf: &mut Out<'_>) {
         put_field(buf, self);
     }
 }
@@ -255,13 +255,18 @@ macro_rules! properties {
             pub const CONTEXT: PropertyContext = $ctx;
 
             /// `true` when no property is set.
+            #[inline]
             pub fn is_empty(&self) -> bool {
                 true $( && self.$field.is_none() )* $( && self.$rfield.is_empty() )?
                     && self.user_properties.is_empty()
             }
 
             /// Decodes a Property Length and the properties it covers.
+            #[inline]
             pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                if r.take_zero_byte() {
+                    return Ok(Self::default());
+                }
                 let mut s = section(r)?;
                 let mut props = Self::default();
                 while s.remaining() > 0 {
@@ -289,7 +294,11 @@ macro_rules! properties {
             }
 
             /// The size of the properties without their Property Length.
+            #[inline]
             pub(crate) fn body_len(&self, dropped: Dropped) -> Result<usize, &'static str> {
+                if self.is_empty() {
+                    return Ok(0);
+                }
                 let mut len = 0usize;
                 $(
                     if let Some(v) = &self.$field {
@@ -315,8 +324,12 @@ macro_rules! properties {
             }
 
             /// Writes the Property Length `body_len` and the properties.
-            pub(crate) fn put(&self, dropped: Dropped, body_len: usize, buf: &mut BytesMut) {
-                varint::put(body_len as u32, buf);
+            #[inline]
+            pub(crate) fn put(&self, dropped: Dropped, body_len: usize, buf: &mut Out<'_>) {
+                buf.put_varint(body_len as u32);
+                if body_len == 0 {
+                    return;
+                }
                 $(
                     if let Some(v) = &self.$field {
                         if !(dropped.reason_string && PropertyId::$id == PropertyId::ReasonString) {

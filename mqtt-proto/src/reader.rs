@@ -29,6 +29,7 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// A reader over all of `frame`.
+    #[inline]
     pub(crate) fn new(frame: &'a Bytes, version: ProtocolVersion) -> Self {
         Self {
             frame,
@@ -39,26 +40,31 @@ impl<'a> Reader<'a> {
     }
 
     /// The protocol version being decoded.
+    #[inline]
     pub(crate) fn version(&self) -> ProtocolVersion {
         self.version
     }
 
     /// Switches the version (after CONNECT's protocol level was read).
+    #[inline]
     pub(crate) fn set_version(&mut self, version: ProtocolVersion) {
         self.version = version;
     }
 
     /// Bytes left before the end of the packet (or of the current section).
+    #[inline]
     pub(crate) fn remaining(&self) -> usize {
         self.end - self.pos
     }
 
     /// The current position within the frame.
+    #[inline]
     pub(crate) fn position(&self) -> usize {
         self.pos
     }
 
     /// A reader over the next `len` bytes; this reader skips them.
+    #[inline]
     pub(crate) fn section(&mut self, len: usize) -> Result<Reader<'a>, DecodeError> {
         if len > self.remaining() {
             return Err(self.truncated());
@@ -74,21 +80,25 @@ impl<'a> Reader<'a> {
     }
 
     /// An error for a field that runs past the end.
+    #[inline]
     pub(crate) fn truncated(&self) -> DecodeError {
         DecodeError::malformed(REMAINING_LENGTH, self.version, "packet ends inside a field")
     }
 
     /// A Malformed Packet error citing `rule` in the version being decoded.
+    #[inline]
     pub(crate) fn malformed(&self, rule: Rule, message: &'static str) -> DecodeError {
         DecodeError::malformed(rule, self.version, message)
     }
 
     /// A Protocol Error citing `rule` in the version being decoded.
+    #[inline]
     pub(crate) fn protocol(&self, rule: Rule, message: &'static str) -> DecodeError {
         DecodeError::protocol(rule, self.version, message)
     }
 
     /// Fails unless every byte was consumed.
+    #[inline]
     pub(crate) fn finish(&self) -> Result<(), DecodeError> {
         if self.pos == self.end {
             Ok(())
@@ -97,6 +107,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         let frame: &'a Bytes = self.frame;
         let start = self.pos;
@@ -112,7 +123,19 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Consumes the next byte if it is 0 (an empty Property Length, the common case).
+    #[inline]
+    pub(crate) fn take_zero_byte(&mut self) -> bool {
+        if self.pos < self.end && self.frame.get(self.pos) == Some(&0) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
     /// One byte.
+    #[inline]
     pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
         match self.take(1)? {
             [b] => Ok(*b),
@@ -121,6 +144,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A Two Byte Integer, big-endian (MQTT 5.0 §1.5.2).
+    #[inline]
     pub(crate) fn u16(&mut self) -> Result<u16, DecodeError> {
         match self.take(2)? {
             [a, b] => Ok(u16::from_be_bytes([*a, *b])),
@@ -129,6 +153,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A Four Byte Integer, big-endian (MQTT 5.0 §1.5.3).
+    #[inline]
     pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
         match self.take(4)? {
             [a, b, c, d] => Ok(u32::from_be_bytes([*a, *b, *c, *d])),
@@ -137,6 +162,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A Variable Byte Integer in its minimal encoding (MQTT-1.5.5-1).
+    #[inline]
     pub(crate) fn varint(&mut self) -> Result<u32, DecodeError> {
         let rest = self
             .frame
@@ -153,6 +179,7 @@ impl<'a> Reader<'a> {
     }
 
     /// `len` bytes as a shared slice of the packet.
+    #[inline]
     pub(crate) fn bytes(&mut self, len: usize) -> Result<Bytes, DecodeError> {
         let start = self.pos;
         self.take(len)?;
@@ -160,6 +187,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Binary Data: a Two Byte Integer length and that many bytes (§1.5.6).
+    #[inline]
     pub(crate) fn binary(&mut self) -> Result<Bytes, DecodeError> {
         let len = self.u16()?;
         self.bytes(usize::from(len))
@@ -167,6 +195,7 @@ impl<'a> Reader<'a> {
 
     /// A UTF-8 Encoded String (MQTT-1.5.4-1, MQTT-1.5.4-2); ill-formed UTF-8 is
     /// reported under `field_rule` when the field has its own rule.
+    #[inline]
     pub(crate) fn string_for(
         &mut self,
         field_rule: Option<Rule>,
@@ -184,11 +213,13 @@ impl<'a> Reader<'a> {
     }
 
     /// A UTF-8 Encoded String (§1.5.4).
+    #[inline]
     pub(crate) fn string(&mut self) -> Result<Utf8Bytes, DecodeError> {
         self.string_for(None)
     }
 
     /// A UTF-8 String Pair (MQTT-1.5.7-1).
+    #[inline]
     pub(crate) fn string_pair(&mut self) -> Result<(Utf8Bytes, Utf8Bytes), DecodeError> {
         let name = self.string_for(Some(STRING_PAIR))?;
         let value = self.string_for(Some(STRING_PAIR))?;

@@ -81,6 +81,7 @@ pub(crate) enum TopicNameError {
 /// Checks that `bytes` are an MQTT UTF-8 Encoded String: well-formed UTF-8
 /// (no surrogates, MQTT-1.5.4-1) without U+0000 (MQTT-1.5.4-2). A byte order mark
 /// U+FEFF is kept as any other character (MQTT-1.5.4-3).
+#[inline]
 pub fn validate_mqtt_str(bytes: &[u8]) -> Result<&str, Utf8Error> {
     // One pass for the common all-ASCII case; `from_utf8` only when needed.
     let mut ascii = true;
@@ -130,6 +131,7 @@ impl Utf8Bytes {
 
     /// Wraps `bytes` if they are an MQTT UTF-8 Encoded String (see
     /// [`validate_mqtt_str`]).
+    #[inline]
     pub fn from_mqtt(bytes: Bytes) -> Result<Self, Utf8Error> {
         validate_mqtt_str(&bytes)?;
         Ok(Self(bytes))
@@ -138,6 +140,7 @@ impl Utf8Bytes {
     /// Wraps `bytes` if they are an MQTT UTF-8 Encoded String without the
     /// wildcard characters `+` and `#`: the checks of a PUBLISH Topic Name, in one
     /// pass. Emptiness is left to the caller (a Topic Alias may stand in for it).
+    #[inline]
     pub(crate) fn from_topic_name(bytes: Bytes) -> Result<Self, TopicNameError> {
         match scan_topic_name(&bytes) {
             Scan::Ascii => {}

@@ -1,7 +1,11 @@
-//! Writing the primitive data types (MQTT 5.0 §1.5) into a `BytesMut` whose
-//! capacity was reserved from the exact size computed beforehand.
+//! Writing the primitive data types (MQTT 5.0 §1.5) straight into the spare
+//! capacity of a `BytesMut`, reserved once from the exact size computed
+//! beforehand: no per-field capacity checks, no intermediate buffer.
+#![allow(unsafe_code)]
 
-use bytes::{BufMut, BytesMut};
+use core::mem::MaybeUninit;
+
+use bytes::BytesMut;
 
 /// The largest string or binary field (a Two Byte Integer length).
 pub(crate) const MAX_FIELD: usize = u16::MAX as usize;
@@ -17,10 +21,145 @@ pub(crate) fn field_len(bytes: &[u8]) -> Option<usize> {
     }
 }
 
+/// A cursor over reserved, not yet initialised bytes. Every method writes the
+/// bytes it advances over; a write that would not fit is dropped (and then
+/// [`write_exact`] reports a size mismatch instead of panicking).
+pub(crate) struct Out<'a> {
+    buf: &'a mut [MaybeUninit<u8>],
+    pos: usize,
+}
+
+impl Out<'_> {
+    /// Writes `src` at the cursor.
+    #[inline]
+    pub(crate) fn extend_from_slice(&mut self, src: &[u8]) {
+        let end = self.pos + src.len();
+        if let Some(dst) = self.buf.get_mut(self.pos..end) {
+            // SAFETY: `dst` is exactly `src.len()` elements long (checked by `get_mut`),
+            // `MaybeUninit<u8>` has the layout of `u8`, and a `&mut` slice cannot
+            // overlap the shared `src`.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    src.as_ptr(),
+                    dst.as_mut_ptr().cast::<u8>(),
+                    src.len(),
+                );
+            }
+            self.pos = end;
+        } else {
+            // Refuse every later write too: the cursor is past a gap.
+            self.pos = usize::MAX / 2;
+        }
+    }
+
+    /// One byte.
+    #[inline]
+    pub(crate) fn put_u8(&mut self, v: u8) {
+        self.extend_from_slice(&[v]);
+    }
+
+    /// A Two Byte Integer.
+    #[inline]
+    pub(crate) fn put_u16(&mut self, v: u16) {
+        self.extend_from_slice(&v.to_be_bytes());
+    }
+
+    /// A Four Byte Integer.
+    #[inline]
+    pub(crate) fn put_u32(&mut self, v: u32) {
+        self.extend_from_slice(&v.to_be_bytes());
+    }
+
+    /// A Variable Byte Integer (at most [`crate::varint::MAX`], checked by the caller).
+    #[inline]
+    pub(crate) fn put_varint(&mut self, v: u32) {
+        let mut tmp = [0u8; 4];
+        let mut n = 0;
+        let mut v = v & crate::varint::MAX;
+        for slot in &mut tmp {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            n += 1;
+            if v == 0 {
+                *slot = byte;
+                break;
+            }
+            *slot = byte | 0x80;
+        }
+        self.extend_from_slice(tmp.get(..n).unwrap_or(&[]));
+    }
+}
+
 /// Writes a length-prefixed string or binary field (length checked by
 /// [`field_len`] beforehand).
 #[inline]
-pub(crate) fn put_field(buf: &mut BytesMut, bytes: &[u8]) {
-    buf.put_u16(bytes.len() as u16);
-    buf.extend_from_slice(bytes);
+pub(crate) fn put_field(out: &mut Out<'_>, bytes: &[u8]) {
+    out.put_u16(bytes.len() as u16);
+    out.extend_from_slice(bytes);
+}
+
+/// Reserves `len` bytes at the end of `buf` and lets `write` fill them. Returns
+/// `false`, leaving `buf` as it was, if `write` did not write exactly `len`
+/// bytes (a size computation bug; never a panic).
+#[inline]
+pub(crate) fn write_exact(
+    buf: &mut BytesMut,
+    len: usize,
+    write: impl FnOnce(&mut Out<'_>),
+) -> bool {
+    buf.reserve(len);
+    let Some(spare) = buf.spare_capacity_mut().get_mut(..len) else {
+        return false;
+    };
+    let mut out = Out { buf: spare, pos: 0 };
+    write(&mut out);
+    if out.pos != len {
+        return false;
+    }
+    // SAFETY: `out` covers the first `len` bytes of the spare capacity and its
+    // position only advances over bytes it has just written (`extend_from_slice`
+    // is the only writer and it initialises every byte it advances over); it
+    // ended at exactly `len`, so `len` initialised bytes follow the current end.
+    unsafe { buf.set_len(buf.len() + len) };
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_exactly_or_leaves_the_buffer_alone() {
+        let mut buf = BytesMut::from(&b"ab"[..]);
+        assert!(write_exact(&mut buf, 7, |o| {
+            o.put_u8(1);
+            o.put_u16(0x0203);
+            o.put_u32(0x0405_0607);
+        }));
+        assert_eq!(&buf[..], b"ab\x01\x02\x03\x04\x05\x06\x07");
+        assert!(!write_exact(&mut buf, 2, |o| o.put_u32(1)));
+        assert!(!write_exact(&mut buf, 5, |o| o.put_u32(1)));
+        assert_eq!(buf.len(), 9);
+    }
+
+    #[test]
+    fn varint_matches_the_reference_encoder() {
+        for v in [
+            0,
+            127,
+            128,
+            16_383,
+            16_384,
+            2_097_151,
+            2_097_152,
+            crate::varint::MAX,
+        ] {
+            let mut buf = BytesMut::new();
+            let n = crate::varint::encoded_len(v);
+            assert!(write_exact(&mut buf, n, |o| o.put_varint(v)));
+            let mut expected = Vec::new();
+            assert!(crate::varint::encode(v, &mut expected));
+            assert_eq!(&buf[..], &expected[..]);
+        }
+    }
 }

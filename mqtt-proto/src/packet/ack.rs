@@ -1,13 +1,12 @@
 //! PUBACK, PUBREC, PUBREL and PUBCOMP (MQTT 5.0 §3.4-3.7, MQTT 3.1.1 §3.4-3.7).
 
-use bytes::{BufMut, BytesMut};
-
 use super::{
     Body, PacketId, invalid, invalid_property, put_reason_tail, read_packet_id, reason_tail_len,
 };
 use crate::error::{DecodeError, EncodeError, Rule};
 use crate::properties::{AckProperties, Dropped};
 use crate::reader::Reader;
+use crate::writer::Out;
 use crate::{PacketType, ProtocolVersion, ReasonCode};
 
 /// The body of PUBACK, PUBREC, PUBREL and PUBCOMP: a Packet Identifier, a reason
@@ -86,7 +85,7 @@ macro_rules! ack_body {
                 Ok(2 + reason_tail_len(p.reason_code, props))
             }
 
-            fn put_body(&self, version: ProtocolVersion, dropped: Dropped, buf: &mut BytesMut) {
+            fn put_body(&self, version: ProtocolVersion, dropped: Dropped, buf: &mut Out<'_>) {
                 let p = self.0;
                 buf.put_u16(p.packet_id.get());
                 if !version.is_v5() {

@@ -1,11 +1,10 @@
 //! AUTH (MQTT 5.0 §3.15; not part of 3.1.1).
 
-use bytes::BytesMut;
-
 use super::{Body, invalid, invalid_property, put_reason_tail, reason_tail_len};
 use crate::error::{DecodeError, EncodeError, Rule};
 use crate::properties::{AuthProperties, Dropped};
 use crate::reader::Reader;
+use crate::writer::Out;
 use crate::{PacketType, ProtocolVersion, ReasonCode};
 
 /// An AUTH packet (5.0 only): 0x00 Success, 0x18 Continue authentication or 0x19
@@ -59,7 +58,7 @@ impl Body for Auth {
         Ok(reason_tail_len(self.reason_code, props))
     }
 
-    fn put_body(&self, _: ProtocolVersion, dropped: Dropped, buf: &mut BytesMut) {
+    fn put_body(&self, _: ProtocolVersion, dropped: Dropped, buf: &mut Out<'_>) {
         let props = self.properties.body_len(dropped).unwrap_or(0);
         put_reason_tail(buf, self.reason_code, props, |buf| {
             self.properties.put(dropped, props, buf)

@@ -1,11 +1,10 @@
 //! CONNACK (MQTT 5.0 §3.2, MQTT 3.1.1 §3.2).
 
-use bytes::{BufMut, BytesMut};
-
 use super::{Body, invalid, invalid_property, put_reason};
 use crate::error::{DecodeError, EncodeError, Rule};
 use crate::properties::{ConnAckProperties, Dropped, with_length};
 use crate::reader::Reader;
+use crate::writer::Out;
 use crate::{PacketType, ProtocolVersion, ReasonCode};
 
 /// A CONNACK packet.
@@ -123,7 +122,7 @@ impl Body for ConnAck {
         }
     }
 
-    fn put_body(&self, version: ProtocolVersion, dropped: Dropped, buf: &mut BytesMut) {
+    fn put_body(&self, version: ProtocolVersion, dropped: Dropped, buf: &mut Out<'_>) {
         let present = self.session_present && version != ProtocolVersion::V3_1;
         buf.put_u8(u8::from(present));
         if version.is_v5() {

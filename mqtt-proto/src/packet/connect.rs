@@ -1,13 +1,13 @@
 //! CONNECT (MQTT 5.0 §3.1, MQTT 3.1.1 §3.1), including protocol version detection.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::{Body, invalid, invalid_property};
 use crate::error::{DecodeError, EncodeError, Rule};
 use crate::properties::{ConnectProperties, Dropped, WillProperties, with_length};
 use crate::reader::{REMAINING_LENGTH, Reader};
 use crate::utf8::Utf8Bytes;
-use crate::writer::{field_len, put_field};
+use crate::writer::{Out, field_len, put_field};
 use crate::{PacketType, ProtocolVersion, QoS, ReasonCode, topic};
 
 /// A CONNECT packet.
@@ -268,7 +268,7 @@ impl Body for Connect {
         Ok(len)
     }
 
-    fn put_body(&self, version: ProtocolVersion, _: Dropped, buf: &mut BytesMut) {
+    fn put_body(&self, version: ProtocolVersion, _: Dropped, buf: &mut Out<'_>) {
         let v5 = version.is_v5();
         put_field(buf, version.protocol_name().as_bytes());
         buf.put_u8(version.level());

@@ -1,11 +1,10 @@
 //! DISCONNECT (MQTT 5.0 §3.14, MQTT 3.1.1 §3.14).
 
-use bytes::BytesMut;
-
 use super::{Body, invalid, invalid_property, put_reason_tail, reason_tail_len};
 use crate::error::{DecodeError, EncodeError, Rule};
 use crate::properties::{DisconnectProperties, Dropped};
 use crate::reader::Reader;
+use crate::writer::Out;
 use crate::{PacketType, ProtocolVersion, ReasonCode};
 
 /// A DISCONNECT packet. Servers use it in 5.0 to say why they close: for example
@@ -67,7 +66,7 @@ impl Body for Disconnect {
         Ok(reason_tail_len(self.reason_code, props))
     }
 
-    fn put_body(&self, version: ProtocolVersion, dropped: Dropped, buf: &mut BytesMut) {
+    fn put_body(&self, version: ProtocolVersion, dropped: Dropped, buf: &mut Out<'_>) {
         if !version.is_v5() {
             return;
         }

@@ -29,7 +29,7 @@ mod unsubscribe;
 
 use core::num::NonZeroU16;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 pub use ack::PubResponse;
 pub use auth::Auth;
@@ -43,6 +43,7 @@ pub use unsubscribe::{UnsubAck, Unsubscribe};
 use crate::error::{DecodeError, EncodeError, Rule};
 use crate::properties::Dropped;
 use crate::reader::Reader;
+use crate::writer::{Out, write_exact};
 use crate::{PacketType, ProtocolVersion, QoS, ReasonCode, varint};
 
 /// A Packet Identifier: non-zero by construction (MQTT-2.2.1-3, MQTT-2.3.1-1).
@@ -168,6 +169,7 @@ pub(crate) fn parse_fixed_header(
 }
 
 /// Checks the packet type and its flags (MQTT-2.1.3-1, MQTT-3.3.1-4, ...).
+#[inline]
 fn check_first_byte(byte1: u8, version: ProtocolVersion) -> Result<PacketType, DecodeError> {
     let flags = byte1 & 0x0f;
     let packet_type = match PacketType::from_u8(byte1 >> 4) {
@@ -257,6 +259,7 @@ pub(crate) fn decode_frame(
 }
 
 /// Reads a non-zero Packet Identifier.
+#[inline]
 pub(crate) fn read_packet_id(r: &mut Reader<'_>) -> Result<PacketId, DecodeError> {
     let id = r.u16()?;
     PacketId::new(id).ok_or_else(|| r.protocol(PACKET_ID_ZERO, "Packet Identifier 0"))
@@ -273,7 +276,7 @@ pub(crate) trait Body {
     /// The Remaining Length when encoded for `version` leaving out `dropped`.
     fn body_len(&self, version: ProtocolVersion, dropped: Dropped) -> Result<usize, EncodeError>;
     /// Writes the body (everything after the fixed header).
-    fn put_body(&self, version: ProtocolVersion, dropped: Dropped, buf: &mut BytesMut);
+    fn put_body(&self, version: ProtocolVersion, dropped: Dropped, buf: &mut Out<'_>);
     /// Whether the packet has a Reason String or User Properties the encoder may drop.
     fn droppable(&self) -> Dropped {
         Dropped::NONE
@@ -314,6 +317,15 @@ pub(crate) fn encoded_len<T: Body>(
     total_len::<T>(body.body_len(version, Dropped::NONE)?)
 }
 
+/// The error for a size computation that disagrees with what was written (a bug,
+/// reported rather than panicking).
+pub(crate) fn size_mismatch<T: Body>() -> EncodeError {
+    invalid::<T>(
+        "mqtt-proto",
+        "internal error: encoded size differs from the computed size",
+    )
+}
+
 /// Encodes `body` into `buf`: computes the size, reserves it once, writes.
 pub(crate) fn encode<T: Body>(
     body: &T,
@@ -323,11 +335,16 @@ pub(crate) fn encode<T: Body>(
 ) -> Result<usize, EncodeError> {
     let body_len = body.body_len(version, dropped)?;
     let total = total_len::<T>(body_len)?;
-    buf.reserve(total);
-    buf.put_u8(((T::TYPE as u8) << 4) | body.flags());
-    varint::put(body_len as u32, buf);
-    body.put_body(version, dropped, buf);
-    Ok(total)
+    let written = write_exact(buf, total, |out| {
+        out.put_u8(((T::TYPE as u8) << 4) | body.flags());
+        out.put_varint(body_len as u32);
+        body.put_body(version, dropped, out);
+    });
+    if written {
+        Ok(total)
+    } else {
+        Err(size_mismatch::<T>())
+    }
 }
 
 /// Encodes `body` so that it fits in `max` bytes, dropping the Reason String and
@@ -379,7 +396,7 @@ impl Body for Empty<12> {
     fn body_len(&self, _: ProtocolVersion, _: Dropped) -> Result<usize, EncodeError> {
         Ok(0)
     }
-    fn put_body(&self, _: ProtocolVersion, _: Dropped, _: &mut BytesMut) {}
+    fn put_body(&self, _: ProtocolVersion, _: Dropped, _: &mut Out<'_>) {}
 }
 
 impl Body for Empty<13> {
@@ -387,7 +404,7 @@ impl Body for Empty<13> {
     fn body_len(&self, _: ProtocolVersion, _: Dropped) -> Result<usize, EncodeError> {
         Ok(0)
     }
-    fn put_body(&self, _: ProtocolVersion, _: Dropped, _: &mut BytesMut) {}
+    fn put_body(&self, _: ProtocolVersion, _: Dropped, _: &mut Out<'_>) {}
 }
 
 /// Runs `$body` with `$b` bound to the packet's [`Body`].
@@ -544,10 +561,10 @@ pub(crate) fn reason_tail_len(code: ReasonCode, props: usize) -> usize {
 /// Writes the tail sized by [`reason_tail_len`]; `put_props` writes the Property
 /// Length and the properties.
 pub(crate) fn put_reason_tail(
-    buf: &mut BytesMut,
+    buf: &mut Out<'_>,
     code: ReasonCode,
     props: usize,
-    put_props: impl FnOnce(&mut BytesMut),
+    put_props: impl FnOnce(&mut Out<'_>),
 ) {
     if props > 0 || code != ReasonCode::Success {
         put_reason(buf, code);
@@ -558,6 +575,6 @@ pub(crate) fn put_reason_tail(
 }
 
 /// Writes a reason code byte.
-pub(crate) fn put_reason(buf: &mut BytesMut, code: ReasonCode) {
+pub(crate) fn put_reason(buf: &mut Out<'_>, code: ReasonCode) {
     buf.put_u8(u8::from(code));
 }

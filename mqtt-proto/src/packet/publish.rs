@@ -1,18 +1,19 @@
 //! PUBLISH (MQTT 5.0 §3.3, MQTT 3.1.1 §3.3), with a header-only encoding for
 //! fan-out.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::{
-    Body, PacketId, encoded_len, invalid, invalid_property, qos_bits, read_packet_id, total_len,
+    Body, PacketId, encoded_len, invalid, invalid_property, qos_bits, read_packet_id,
+    size_mismatch, total_len,
 };
 use crate::error::{DecodeError, EncodeError, Rule};
 use crate::packet::connect::check_topic_name;
 use crate::properties::{Dropped, PublishProperties, with_length};
 use crate::reader::{Reader, UTF8_NO_NULL};
 use crate::utf8::{TopicNameError, Utf8Bytes, Utf8Error};
-use crate::writer::{field_len, put_field};
-use crate::{PacketType, ProtocolVersion, QoS, varint};
+use crate::writer::{Out, field_len, put_field, write_exact};
+use crate::{PacketType, ProtocolVersion, QoS};
 
 /// A PUBLISH packet.
 ///
@@ -81,14 +82,20 @@ impl Publish {
         let (header, props) = self.variable_header_len(version)?;
         let body_len = header + self.payload.len();
         let total = total_len::<Self>(body_len)?;
-        buf.reserve(total - self.payload.len());
-        buf.put_u8(((PacketType::Publish as u8) << 4) | self.flags());
-        varint::put(body_len as u32, buf);
-        self.put_variable_header(version, props, buf);
-        Ok(total)
+        let written = write_exact(buf, total - self.payload.len(), |out| {
+            out.put_u8(((PacketType::Publish as u8) << 4) | self.flags());
+            out.put_varint(body_len as u32);
+            self.put_variable_header(version, props, out);
+        });
+        if written {
+            Ok(total)
+        } else {
+            Err(size_mismatch::<Self>())
+        }
     }
 
     /// The size of the variable header and of the properties' body.
+    #[inline]
     fn variable_header_len(&self, version: ProtocolVersion) -> Result<(usize, usize), EncodeError> {
         match (self.qos, self.packet_id) {
             (QoS::AtMostOnce, Some(_)) => {
@@ -135,7 +142,8 @@ impl Publish {
         Ok((len, props))
     }
 
-    fn put_variable_header(&self, version: ProtocolVersion, props: usize, buf: &mut BytesMut) {
+    #[inline]
+    fn put_variable_header(&self, version: ProtocolVersion, props: usize, buf: &mut Out<'_>) {
         put_field(buf, self.topic.as_bytes());
         if let Some(id) = self.packet_id {
             buf.put_u16(id.get());
@@ -212,11 +220,13 @@ impl Body for Publish {
         (u8::from(self.dup) << 3) | qos_bits(self.qos) | u8::from(self.retain)
     }
 
+    #[inline]
     fn body_len(&self, version: ProtocolVersion, _: Dropped) -> Result<usize, EncodeError> {
         Ok(self.variable_header_len(version)?.0 + self.payload.len())
     }
 
-    fn put_body(&self, version: ProtocolVersion, _: Dropped, buf: &mut BytesMut) {
+    #[inline]
+    fn put_body(&self, version: ProtocolVersion, _: Dropped, buf: &mut Out<'_>) {
         let props = if version.is_v5() {
             self.properties.body_len(Dropped::NONE).unwrap_or(0)
         } else {

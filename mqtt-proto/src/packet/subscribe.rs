@@ -1,13 +1,11 @@
 //! SUBSCRIBE and SUBACK (MQTT 5.0 §3.8-3.9, MQTT 3.1.1 §3.8-3.9).
 
-use bytes::{BufMut, BytesMut};
-
 use super::{Body, PacketId, invalid, invalid_property, read_packet_id};
 use crate::error::{DecodeError, EncodeError, Rule};
 use crate::properties::{AckProperties, Dropped, SubscribeProperties, with_length};
 use crate::reader::Reader;
 use crate::utf8::Utf8Bytes;
-use crate::writer::{field_len, put_field};
+use crate::writer::{Out, field_len, put_field};
 use crate::{PacketType, ProtocolVersion, QoS, ReasonCode, topic};
 
 /// When the Server sends retained messages for a new subscription (MQTT 5.0
@@ -226,7 +224,7 @@ impl Body for Subscribe {
         Ok(len)
     }
 
-    fn put_body(&self, version: ProtocolVersion, _: Dropped, buf: &mut BytesMut) {
+    fn put_body(&self, version: ProtocolVersion, _: Dropped, buf: &mut Out<'_>) {
         buf.put_u16(self.packet_id.get());
         let v5 = version.is_v5();
         if v5 {
@@ -273,7 +271,7 @@ impl Body for SubAck {
         Ok(len)
     }
 
-    fn put_body(&self, version: ProtocolVersion, dropped: Dropped, buf: &mut BytesMut) {
+    fn put_body(&self, version: ProtocolVersion, dropped: Dropped, buf: &mut Out<'_>) {
         buf.put_u16(self.packet_id.get());
         if version.is_v5() {
             let n = self.properties.body_len(dropped).unwrap_or(0);

@@ -1,14 +1,12 @@
 //! UNSUBSCRIBE and UNSUBACK (MQTT 5.0 §3.10-3.11, MQTT 3.1.1 §3.10-3.11).
 
-use bytes::{BufMut, BytesMut};
-
 use super::subscribe::check_filter;
 use super::{Body, PacketId, invalid, invalid_property, read_packet_id};
 use crate::error::{DecodeError, EncodeError, Rule};
 use crate::properties::{AckProperties, Dropped, UnsubscribeProperties, with_length};
 use crate::reader::Reader;
 use crate::utf8::Utf8Bytes;
-use crate::writer::{field_len, put_field};
+use crate::writer::{Out, field_len, put_field};
 use crate::{PacketType, ProtocolVersion, ReasonCode};
 
 /// An UNSUBSCRIBE packet.
@@ -103,7 +101,7 @@ impl Body for Unsubscribe {
         Ok(len)
     }
 
-    fn put_body(&self, version: ProtocolVersion, _: Dropped, buf: &mut BytesMut) {
+    fn put_body(&self, version: ProtocolVersion, _: Dropped, buf: &mut Out<'_>) {
         buf.put_u16(self.packet_id.get());
         if version.is_v5() {
             let n = self.properties.body_len(Dropped::NONE).unwrap_or(0);
@@ -139,7 +137,7 @@ impl Body for UnsubAck {
         Ok(2 + with_length(props) + self.reason_codes.len())
     }
 
-    fn put_body(&self, version: ProtocolVersion, dropped: Dropped, buf: &mut BytesMut) {
+    fn put_body(&self, version: ProtocolVersion, dropped: Dropped, buf: &mut Out<'_>) {
         buf.put_u16(self.packet_id.get());
         if version.is_v5() {
             let n = self.properties.body_len(dropped).unwrap_or(0);
