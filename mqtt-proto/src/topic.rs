@@ -68,29 +68,34 @@ impl fmt::Display for TopicError {
 
 impl std::error::Error for TopicError {}
 
-fn common(s: &str) -> Result<(), TopicError> {
+fn length(s: &str) -> Result<(), TopicError> {
     if s.is_empty() {
         return Err(TopicError::new(EMPTY, "topic is empty"));
     }
     if s.len() > usize::from(u16::MAX) {
         return Err(TopicError::new(TOO_LONG, "topic longer than 65,535 bytes"));
     }
-    if s.as_bytes().contains(&0) {
-        return Err(TopicError::new(NULL, "topic contains U+0000"));
-    }
     Ok(())
 }
+
+const NUL: TopicError = TopicError::new(NULL, "topic contains U+0000");
 
 /// Checks a Topic Name: at least one character (MQTT-4.7.3-1), no U+0000
 /// (MQTT-4.7.3-2), at most 65,535 bytes (MQTT-4.7.3-3), no wildcard (MQTT-4.7.0-1,
 /// MQTT-3.3.2-2). Topics starting with `$` are valid names.
 pub fn validate_name(name: &str) -> Result<(), TopicError> {
-    common(name)?;
-    if name.bytes().any(|b| b == b'+' || b == b'#') {
-        return Err(TopicError::new(
-            WILDCARD_IN_NAME,
-            "wildcard in a Topic Name",
-        ));
+    length(name)?;
+    for &b in name.as_bytes() {
+        match b {
+            0 => return Err(NUL),
+            b'+' | b'#' => {
+                return Err(TopicError::new(
+                    WILDCARD_IN_NAME,
+                    "wildcard in a Topic Name",
+                ));
+            }
+            _ => {}
+        }
     }
     Ok(())
 }
@@ -100,21 +105,28 @@ pub fn validate_name(name: &str) -> Result<(), TopicError> {
 /// (MQTT-4.7.1-2). A shared subscription filter is checked as a plain filter
 /// here; see [`parse_shared`].
 pub fn validate_filter(filter: &str) -> Result<(), TopicError> {
-    common(filter)?;
-    let mut levels = filter.split(SEPARATOR).peekable();
-    while let Some(level) = levels.next() {
-        if level.contains(MULTI_LEVEL) && (level != "#" || levels.peek().is_some()) {
-            return Err(TopicError::new(
-                MULTI_LEVEL_LAST,
-                "'#' must be the whole last level",
-            ));
+    length(filter)?;
+    let bytes = filter.as_bytes();
+    // `prev` is the byte before the current one (`/` at the start: a level begins).
+    let mut prev = b'/';
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            0 => return Err(NUL),
+            b'#' if prev != b'/' || i + 1 != bytes.len() => {
+                return Err(TopicError::new(
+                    MULTI_LEVEL_LAST,
+                    "'#' must be the whole last level",
+                ));
+            }
+            b'+' if prev != b'/' || !matches!(bytes.get(i + 1), None | Some(b'/')) => {
+                return Err(TopicError::new(
+                    SINGLE_LEVEL_WHOLE,
+                    "'+' must occupy a whole level",
+                ));
+            }
+            _ => {}
         }
-        if level.contains(SINGLE_LEVEL) && level != "+" {
-            return Err(TopicError::new(
-                SINGLE_LEVEL_WHOLE,
-                "'+' must occupy a whole level",
-            ));
-        }
+        prev = b;
     }
     Ok(())
 }
@@ -142,19 +154,26 @@ pub fn matches(filter: &str, name: &str) -> bool {
     if n.first() == Some(&b'$') && matches!(f.first(), Some(b'+' | b'#')) {
         return false;
     }
-    let mut fi = filter.split(SEPARATOR);
-    let mut ni = name.split(SEPARATOR);
+    // One pass over both, byte by byte: `+` skips one name level, `#` ends the match.
+    let (mut i, mut j) = (0, 0);
     loop {
-        match (fi.next(), ni.next()) {
-            (Some("#"), _) => return true,
-            (Some("+"), Some(_)) => {}
-            (Some(fl), Some(nl)) => {
-                if fl != nl {
-                    return false;
+        match f.get(i) {
+            None => return j == n.len(),
+            Some(b'#') => return true,
+            Some(b'+') => {
+                while n.get(j).is_some_and(|&c| c != b'/') {
+                    j += 1;
                 }
+                i += 1;
             }
-            (None, None) => return true,
-            (Some(_), None) | (None, Some(_)) => return false,
+            Some(&c) => {
+                if n.get(j) != Some(&c) {
+                    // "a/#" also matches "a": the name ends where the filter has "/#".
+                    return j == n.len() && c == b'/' && f.get(i + 1..) == Some(&b"#"[..]);
+                }
+                i += 1;
+                j += 1;
+            }
         }
     }
 }
@@ -215,6 +234,31 @@ pub fn parse_shared(filter: &str) -> Result<Option<SharedSubscription<'_>>, Topi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The reference matcher of MQTT 5.0 §4.7, level lists compared recursively.
+    fn reference(filter: &[&str], name: &[&str]) -> bool {
+        match (filter.split_first(), name.split_first()) {
+            (Some((&"#", _)), _) => true,
+            (Some((&"+", f)), Some((_, n))) => reference(f, n),
+            (Some((fl, f)), Some((nl, n))) => fl == nl && reference(f, n),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+
+    proptest! {
+        /// `matches` agrees with the reference for every valid filter and name
+        /// (MQTT-4.7.1-1, MQTT-4.7.1-2, MQTT-4.7.2-1).
+        #[test]
+        fn matches_agrees_with_reference(filter in "[ab/+#$]{1,8}", name in "[ab/$]{1,8}") {
+            prop_assume!(validate_filter(&filter).is_ok() && validate_name(&name).is_ok());
+            let dollar = name.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#'));
+            let f: Vec<&str> = filter.split('/').collect();
+            let n: Vec<&str> = name.split('/').collect();
+            prop_assert_eq!(matches(&filter, &name), !dollar && reference(&f, &n));
+        }
+    }
 
     #[test]
     fn spec_examples_4_7_1() {
