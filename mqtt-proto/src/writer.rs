@@ -73,6 +73,13 @@ impl Out<'_> {
     /// A Variable Byte Integer (at most [`crate::varint::MAX`], checked by the caller).
     #[inline]
     pub(crate) fn put_varint(&mut self, v: u32) {
+        // Fast paths: Remaining Lengths below 16 KiB take one or two bytes.
+        if v < 0x80 {
+            return self.put_u8(v as u8);
+        }
+        if v < 0x4000 {
+            return self.extend_from_slice(&[(v as u8) | 0x80, (v >> 7) as u8]);
+        }
         let mut tmp = [0u8; 4];
         let mut n = 0;
         let mut v = v & crate::varint::MAX;
