@@ -70,7 +70,7 @@ fn decode_pair(c2s: &Path, s2c: Option<&Path>) -> Result<(), String> {
             if let Some(c) = &connect {
                 version = Some(c.protocol_version);
             }
-            Ok(connect.map(Packet::Connect))
+            Ok(connect.map(|c| Packet::Connect(Box::new(c))))
         }
         Some(v) => Decoder::new(v).decode(buf),
     })?;

@@ -146,11 +146,10 @@ impl ConnectDecoder {
         self
     }
 
-    /// Decodes the CONNECT at the front of `buf` (boxed, as in [`Packet::Connect`]):
-    /// `Ok(None)` until it is whole, an
+    /// Decodes the CONNECT at the front of `buf`: `Ok(None)` until it is whole, an
     /// error if the first packet is anything else (MQTT-3.1.0-1), if the protocol
     /// name or level is not supported (0x84) or if the CONNECT is invalid.
-    pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<Box<Connect>>, DecodeError> {
+    pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<Connect>, DecodeError> {
         // Errors before the version is known cite MQTT 5.0 ids.
         let version = ProtocolVersion::V5;
         if let Some(&first) = buf.first() {
@@ -164,7 +163,7 @@ impl ConnectDecoder {
         }
         match next_frame(buf, version, self.max_packet_size)? {
             Some((header, frame)) => match decode_frame(header, frame, version)? {
-                Packet::Connect(c) => Ok(Some(c)),
+                Packet::Connect(c) => Ok(Some(*c)),
                 _ => Err(DecodeError::protocol(
                     FIRST_PACKET,
                     version,

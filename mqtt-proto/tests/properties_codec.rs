@@ -33,7 +33,7 @@ proptest! {
     fn round_trip_every_packet((v, packet) in versioned_packet()) {
         let mut wire = encode(v, &packet);
         let decoded = if let Packet::Connect(_) = packet {
-            ConnectDecoder::new().decode(&mut wire).unwrap().map(Packet::Connect)
+            ConnectDecoder::new().decode(&mut wire).unwrap().map(|c| Packet::Connect(Box::new(c)))
         } else {
             Decoder::new(v).decode(&mut wire).unwrap()
         };
