@@ -299,3 +299,27 @@ async fn silent_connection_is_closed_after_connect_timeout() {
     c.send_raw(&[0x10, 20, 0, 4]).await;
     assert!(c.expect_closed().await.is_empty());
 }
+
+/// MQTT-3.1.2-24 / MQTT-3.2.2-19/20: the CONNACK itself respects a tiny client
+/// Maximum Packet Size (optional properties left out), found by the
+/// `broker_sessions` fuzz target; too tiny to hold any CONNACK gets a bare 0x95.
+#[tokio::test]
+async fn mqtt_3_1_2_24_connack_fits_client_maximum_packet_size() {
+    let server = InProcessServer::start().await;
+    for max in [16u32, 30, 64] {
+        let mut connect = connect_packet(V5, "");
+        connect.properties.maximum_packet_size = Some(max);
+        let (mut c, ack) = TestClient::connect_with(server.mqtt, connect).await;
+        let size = Packet::ConnAck(Box::new(ack.clone()))
+            .encoded_len(V5)
+            .unwrap();
+        assert!(size <= max as usize, "CONNACK of {size} bytes > {max}");
+        if ack.reason_code == ReasonCode::Success {
+            c.send(&Packet::PingReq).await;
+            assert!(matches!(c.recv().await, Packet::PingResp));
+        } else {
+            assert_eq!(ack.reason_code, ReasonCode::PacketTooLarge);
+            c.expect_closed().await;
+        }
+    }
+}

@@ -103,6 +103,19 @@ impl MqttConnection {
         self.live.as_ref().map(|l| l.session.client_id.as_str())
     }
 
+    /// The session, once connected (for tests and the fuzz harness).
+    pub fn session(&self) -> Option<&Arc<Session>> {
+        self.live.as_ref().map(|l| &l.session)
+    }
+
+    /// The most QoS 1/2 messages this connection may have in flight: the client's
+    /// Receive Maximum, capped by the server's `max_inflight`.
+    pub fn inflight_window(&self) -> Option<usize> {
+        self.live
+            .as_ref()
+            .map(|l| usize::from(l.client_receive_max.min(self.broker.config().max_inflight)))
+    }
+
     /// Whether the connection has ended (nothing more will be read).
     pub fn is_closed(&self) -> bool {
         self.closed
@@ -297,13 +310,43 @@ impl MqttConnection {
                 )));
             }
         }
+        let client_max = live.client_max_packet;
         self.live = Some(Box::new(live));
+        if !self.send_connack(ack, version, client_max) {
+            // Not even a CONNACK fits the client's Maximum Packet Size (MQTT-3.1.2-24).
+            tracing::info!(peer = %self.peer, client_max, "CONNACK does not fit the client's Maximum Packet Size");
+            return self.close(Departure::Normal, now);
+        }
         tracing::debug!(peer = %self.peer, client_id = connected.session.client_id.as_str(), ?version, present = connected.session_present, "client connected");
-        self.send(&Packet::ConnAck(Box::new(ack)));
         if connected.session_present {
             self.resend(now);
         }
         Status::Open
+    }
+
+    /// Sends the CONNACK within the client's Maximum Packet Size: if it does not fit,
+    /// the properties whose absence only makes the client more conservative (Topic
+    /// Alias Maximum: no aliases; Response Information) are left out, and if it
+    /// still does not fit, a bare CONNACK 0x95 refuses the connection. Returns
+    /// whether the connection was accepted.
+    fn send_connack(&mut self, mut ack: ConnAck, version: ProtocolVersion, max: u32) -> bool {
+        let mut buf = BytesMut::new();
+        for attempt in 0..3 {
+            match Packet::ConnAck(Box::new(ack.clone())).encode_within(version, max, &mut buf) {
+                Ok(_) => {
+                    self.broker.metrics.bytes_sent.add(buf.len() as u64);
+                    self.out.put_slice(&buf);
+                    return ack.reason_code == ReasonCode::Success;
+                }
+                Err(_) if attempt == 0 => {
+                    ack.properties.topic_alias_maximum = None;
+                    ack.properties.response_information = None;
+                }
+                Err(_) => ack = ConnAck::new(ReasonCode::PacketTooLarge),
+            }
+            buf.clear();
+        }
+        false
     }
 
     /// Resends what was in flight when the session's last connection ended, with
