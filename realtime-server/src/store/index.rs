@@ -186,8 +186,10 @@ impl Index {
         touched.push(id);
     }
 
-    fn client(&mut self, client_id: &str) -> &mut ClientIndex {
-        self.clients.entry(client_id.to_owned()).or_default()
+    /// The client's entry, created if needed. Takes the op's own `String` so
+    /// that the hot path (a known client) allocates nothing.
+    fn client(&mut self, client_id: String) -> &mut ClientIndex {
+        self.clients.entry(client_id).or_default()
     }
 
     fn tidy(&mut self, client_id: &str) {
@@ -221,15 +223,15 @@ impl Index {
                     if let Some(w) = will {
                         self.reference(w);
                     }
-                    let old = self.client(&s.client_id).session.replace(will);
-                    if let Some(Some(old)) = old {
-                        self.release(old, &mut touched);
-                    }
                     out.push(put(
                         Table::Sessions,
                         codec::session_key(&s.client_id),
                         codec::encode_session(&s),
                     ));
+                    let old = self.client(s.client_id).session.replace(will);
+                    if let Some(Some(old)) = old {
+                        self.release(old, &mut touched);
+                    }
                 }
                 StoreOp::DeleteSession { client_id } => {
                     out.push(del(Table::Sessions, codec::session_key(&client_id)));
@@ -259,7 +261,7 @@ impl Index {
                         codec::subscription_key(&s.client_id, &s.filter),
                         codec::encode_subscription(&s),
                     ));
-                    self.client(&s.client_id).subscriptions.insert(s.filter);
+                    self.client(s.client_id).subscriptions.insert(s.filter);
                 }
                 StoreOp::DeleteSubscription { client_id, filter } => {
                     let removed = self
@@ -285,19 +287,16 @@ impl Index {
                 }
                 StoreOp::PutOutbound(o) => {
                     let value = codec::encode_outbound(&o);
+                    let key = codec::outbound_key(&o.client_id, o.seq);
                     self.reference(o.message_id);
                     let old = self
-                        .client(&o.client_id)
+                        .client(o.client_id)
                         .outbound
                         .insert(o.seq, (o.message_id, value.clone()));
                     if let Some((old, _)) = old {
                         self.release(old, &mut touched);
                     }
-                    out.push(put(
-                        Table::Outbound,
-                        codec::outbound_key(&o.client_id, o.seq),
-                        value,
-                    ));
+                    out.push(put(Table::Outbound, key, value));
                 }
                 StoreOp::SetOutboundState {
                     client_id,
@@ -324,7 +323,7 @@ impl Index {
                         codec::incoming_key(&client_id, packet_id),
                         vec![codec::FORMAT],
                     ));
-                    self.client(&client_id).incoming.insert(packet_id);
+                    self.client(client_id).incoming.insert(packet_id);
                 }
                 StoreOp::DeleteIncomingQos2 {
                     client_id,
@@ -416,22 +415,22 @@ impl Index {
             if let Some(w) = will {
                 ix.reference(w);
             }
-            ix.client(&sess.client_id).session = Some(will);
+            ix.client(sess.client_id.clone()).session = Some(will);
         }
         for sub in &s.subscriptions {
-            ix.client(&sub.client_id)
+            ix.client(sub.client_id.clone())
                 .subscriptions
                 .insert(sub.filter.clone());
         }
         for o in &s.outbound {
             ix.reference(o.message_id);
             let value = codec::encode_outbound(o);
-            ix.client(&o.client_id)
+            ix.client(o.client_id.clone())
                 .outbound
                 .insert(o.seq, (o.message_id, value));
         }
         for (client_id, pid) in &s.incoming_qos2 {
-            ix.client(client_id).incoming.insert(*pid);
+            ix.client(client_id.clone()).incoming.insert(*pid);
         }
         for (topic, id) in &s.retained {
             ix.reference(*id);
