@@ -12,8 +12,9 @@
 //! # Modes ([`StoreMode`])
 //! - **`Sync`** (the default): group commit. The writer takes every batch
 //!   pending, writes them in one transaction, fsyncs it, then advances the
-//!   durable watermark; every ticket up to it resolves. Many publishes share one
-//!   fsync, so throughput grows with load while nothing acknowledged can be lost.
+//!   durable watermark and wakes the waiters of every ticket up to it. Many
+//!   publishes share one fsync, so throughput grows with load while nothing
+//!   acknowledged can be lost.
 //! - **`Periodic { interval_ms }`**: the writer commits (with fsync) every
 //!   `interval_ms`, or sooner when half the pending bound is reached. Tickets
 //!   count as durable at once, so a crash may lose what was submitted in the
@@ -90,10 +91,11 @@ pub use records::{
 use codec::KvOp;
 use engine::{Engine, MemoryEngine};
 use index::Index;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, oneshot};
 
 /// How durable a commit is before its ticket resolves. See the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -143,15 +145,6 @@ impl CommitTicket {
     }
 }
 
-/// Durable watermark published by the writer.
-#[derive(Debug, Clone, Default)]
-struct Watermark {
-    /// Every batch with a ticket up to this is on disk.
-    durable: u64,
-    /// The commit error that stopped the writer, if any.
-    error: Option<StoreError>,
-}
-
 /// State shared by the handles and the writer, under one mutex.
 struct State {
     index: Index,
@@ -162,8 +155,11 @@ struct State {
     submitted: u64,
     /// Last ticket whose writes the writer has taken.
     taken: u64,
-    /// Last ticket on disk (mirror of the watch, for blocking waiters).
+    /// Every batch with a ticket up to this is on disk (the durable watermark).
     durable: u64,
+    /// Async waiters by the ticket they wait for; the writer wakes exactly those
+    /// its commit made durable (no thundering herd with thousands in flight).
+    waiters: BTreeMap<u64, Vec<oneshot::Sender<()>>>,
     failed: Option<StoreError>,
     shutdown: bool,
     flush_requested: bool,
@@ -182,7 +178,6 @@ struct Shared {
     durable_cv: Condvar,
     /// Wakes async submitters waiting for room.
     room: Notify,
-    watermark: watch::Sender<Watermark>,
     engine: Mutex<Box<dyn Engine>>,
     next_message_id: AtomicU64,
 }
@@ -322,6 +317,7 @@ impl Store {
             submitted: 0,
             taken: 0,
             durable: 0,
+            waiters: BTreeMap::new(),
             failed: None,
             shutdown: false,
             flush_requested: false,
@@ -334,7 +330,6 @@ impl Store {
             work: Condvar::new(),
             durable_cv: Condvar::new(),
             room: Notify::new(),
-            watermark: watch::Sender::new(Watermark::default()),
             engine: Mutex::new(engine),
             next_message_id: AtomicU64::new(next),
         })
@@ -462,36 +457,53 @@ impl Store {
 
     /// Resolves when the batch of `ticket` may be acknowledged: in `sync` mode
     /// once it is on disk (group commit), in `periodic` and `memory` modes at
-    /// once. Fails if a commit failed before the batch was durable.
+    /// once. Fails if a commit failed before the batch was durable. Tickets are
+    /// ordered: once one is durable, so is every earlier one, so a connection
+    /// with several publishes in flight can wait for its last ticket only.
     pub async fn wait_durable(&self, ticket: CommitTicket) -> Result<(), StoreError> {
         let shared = &self.inner.shared;
         if shared.mode != StoreMode::Sync {
-            return match &shared.watermark.borrow().error {
+            return match &shared.lock().failed {
                 Some(e) => Err(StoreError::Failed(Box::new(e.clone()))),
                 None => Ok(()),
             };
         }
-        let mut rx = shared.watermark.subscribe();
-        let w = rx
-            .wait_for(|w| w.durable >= ticket.0 || w.error.is_some())
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        if w.durable >= ticket.0 {
-            return Ok(());
-        }
-        match &w.error {
-            Some(e) => Err(StoreError::Failed(Box::new(e.clone()))),
-            None => Err(StoreError::Closed),
-        }
+        self.wait_committed(ticket.0).await
+    }
+
+    /// Waits until the writer has committed every batch up to ticket `t`.
+    async fn wait_committed(&self, t: u64) -> Result<(), StoreError> {
+        let shared = &self.inner.shared;
+        let check = |st: &State| -> Option<Result<(), StoreError>> {
+            if st.durable >= t {
+                Some(Ok(()))
+            } else {
+                st.failed
+                    .as_ref()
+                    .map(|e| Err(StoreError::Failed(Box::new(e.clone()))))
+            }
+        };
+        let rx = {
+            let mut st = shared.lock();
+            if let Some(r) = check(&st) {
+                return r;
+            }
+            let (tx, rx) = oneshot::channel();
+            st.waiters.entry(t).or_default().push(tx);
+            rx
+        };
+        // A dropped sender means the writer stopped on an error (or is gone).
+        let _ = rx.await;
+        check(&shared.lock()).unwrap_or(Err(StoreError::Closed))
     }
 
     /// Whether the batch of `ticket` may be acknowledged now (see [`Store::wait_durable`]).
     pub fn is_durable(&self, ticket: CommitTicket) -> bool {
         let shared = &self.inner.shared;
-        let w = shared.watermark.borrow();
+        let st = shared.lock();
         match shared.mode {
-            StoreMode::Sync => w.durable >= ticket.0,
-            _ => w.error.is_none(),
+            StoreMode::Sync => st.durable >= ticket.0,
+            _ => st.failed.is_none(),
         }
     }
 
@@ -499,17 +511,9 @@ impl Store {
     /// waiting for the interval) and waits until it is on disk. For graceful
     /// shutdown.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        let Some(target) = self.request_flush()? else {
-            return Ok(());
-        };
-        let mut rx = self.inner.shared.watermark.subscribe();
-        let w = rx
-            .wait_for(|w| w.durable >= target || w.error.is_some())
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        match &w.error {
-            Some(e) if w.durable < target => Err(StoreError::Failed(Box::new(e.clone()))),
-            _ => Ok(()),
+        match self.request_flush()? {
+            Some(target) => self.wait_committed(target).await,
+            None => Ok(()),
         }
     }
 

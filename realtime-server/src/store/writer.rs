@@ -2,9 +2,10 @@
 //!
 //! It sleeps until there is work (`sync`), or until the interval ends or a flush
 //! is asked for (`periodic`); then it takes every pending write at once, commits
-//! them in one fsynced transaction and publishes the new durable watermark. The
-//! batches submitted while it was committing form the next group, so one fsync
-//! serves as many publishes as arrived during the previous one.
+//! them in one fsynced transaction, advances the durable watermark and wakes the
+//! waiters of exactly the tickets it covers. The batches submitted while it was
+//! committing form the next group, so one fsync serves as many publishes as
+//! arrived during the previous one.
 
 use super::{Shared, State, StoreMode};
 use std::sync::MutexGuard;
@@ -78,15 +79,22 @@ pub(super) fn run(shared: &Shared) {
         match result {
             Ok(()) => {
                 st.durable = upto;
+                let later = st.waiters.split_off(&upto.saturating_add(1));
+                let done = std::mem::replace(&mut st.waiters, later);
                 drop(st);
-                shared.watermark.send_modify(|w| w.durable = upto);
+                for tx in done.into_values().flatten() {
+                    // A waiter that gave up (dropped its future) is fine.
+                    let _ = tx.send(());
+                }
                 shared.durable_cv.notify_all();
             }
             Err(e) => {
                 tracing::error!(error = %e, "store commit failed; no further acknowledgements");
-                st.failed = Some(e.clone());
+                st.failed = Some(e);
+                // Dropping the senders wakes every waiter, which then sees `failed`.
+                let waiters = std::mem::take(&mut st.waiters);
                 drop(st);
-                shared.watermark.send_modify(|w| w.error = Some(e));
+                drop(waiters);
                 shared.durable_cv.notify_all();
                 shared.room.notify_waiters();
                 return;
