@@ -1,11 +1,11 @@
 //! Throughput of the durable store through its own API, in each mode:
-//! QoS 1 fan-in from 64 connections with up to 16 publishes in flight each
-//! (1,024 tokio tasks, like a receive maximum of 16). Each publish
-//! submits its message and one outbound record per persistent subscriber
-//! (K = 1 or 10) and waits for `wait_durable` (as PUBACK must); then the
-//! subscribers' acknowledgement of the previous publish deletes its outbound
-//! records (submitted without waiting). Prints publishes/s, the median of the
-//! rounds, and the ratio to `memory`.
+//! QoS 1 fan-in from 64 connections (tokio tasks) with 16 publishes in flight
+//! each (a receive maximum of 16). A connection submits each publish (its
+//! message and one outbound record per persistent subscriber, K = 1 or 10),
+//! then waits for `wait_durable` of its last ticket before counting the 16
+//! PUBACKs; the subscribers' acknowledgements of the previous window delete
+//! its outbound records (submitted without waiting). Prints publishes/s (median
+//! of the rounds), the ratio to `memory`, and CPU time per publish.
 //!
 //! ```sh
 //! cargo run --release -p realtime-server --example store_throughput -- [seconds] [rounds]
@@ -56,30 +56,59 @@ fn acknowledge(id: u64, k: u64) -> Vec<StoreOp> {
         .collect()
 }
 
+/// One connection: reads up to `IN_FLIGHT` publishes, submitting each, then
+/// waits for the last ticket (tickets are ordered, so all of them are durable)
+/// and "sends" their PUBACKs; meanwhile the subscribers acknowledge the previous
+/// window, deleting its outbound records (no need to wait for that).
 async fn connection(
     store: Store,
     k: u64,
     until: Instant,
     done: Arc<AtomicU64>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let mut previous = None;
+    let mut previous: Vec<u64> = Vec::new();
     while Instant::now() < until {
-        let id = store.allocate_message_id();
-        let ticket = store.submit_async(publish(id, k)).await?;
-        store.wait_durable(ticket).await?;
-        done.fetch_add(1, Ordering::Relaxed);
-        if let Some(p) = previous.replace(id) {
+        let mut window = Vec::with_capacity(IN_FLIGHT as usize);
+        let mut last = None;
+        for _ in 0..IN_FLIGHT {
+            let id = store.allocate_message_id();
+            last = Some(store.submit_async(publish(id, k)).await?);
+            window.push(id);
+        }
+        if let Some(ticket) = last {
+            store.wait_durable(ticket).await?;
+        }
+        done.fetch_add(IN_FLIGHT, Ordering::Relaxed);
+        for p in std::mem::replace(&mut previous, window) {
             store.submit_async(acknowledge(p, k)).await?;
         }
     }
     Ok(())
 }
 
+/// CPU time (user + system, all threads) of this process so far, in seconds
+/// (Linux `/proc/self/stat`; 0 elsewhere).
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// One run: (publishes/s, CPU µs per publish).
 fn run(
     mode: StoreMode,
     k: u64,
     secs: f64,
-) -> Result<f64, Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<(f64, f64), Box<dyn std::error::Error + Send + Sync>> {
     let dir = std::env::temp_dir().join(format!("store-throughput-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let store = Store::open(
@@ -94,10 +123,11 @@ fn run(
         .enable_all()
         .build()?;
     let done = Arc::new(AtomicU64::new(0));
+    let cpu0 = cpu_secs();
     let start = Instant::now();
     let until = start + Duration::from_secs_f64(secs);
     rt.block_on(async {
-        let tasks: Vec<_> = (0..CONNECTIONS * IN_FLIGHT)
+        let tasks: Vec<_> = (0..CONNECTIONS)
             .map(|_| tokio::spawn(connection(store.clone(), k, until, Arc::clone(&done))))
             .collect();
         for t in tasks {
@@ -106,10 +136,12 @@ fn run(
         store.flush().await?;
         Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
     })?;
-    let rate = done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
-    drop(store);
+    drop(store); // the writer commits what is left and stops
+    let n = done.load(Ordering::Relaxed) as f64;
+    let rate = n / start.elapsed().as_secs_f64();
+    let cpu_us = (cpu_secs() - cpu0) * 1e6 / n.max(1.0);
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(rate)
+    Ok((rate, cpu_us))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -125,10 +157,10 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "# store throughput: QoS 1 fan-in, {CONNECTIONS} connections x {IN_FLIGHT} in flight, {secs} s x {rounds} rounds (median)"
     );
     println!();
-    println!("| K | mode | publishes/s | min-max | vs memory |");
-    println!("|---:|---|---:|---:|---:|");
+    println!("| K | mode | publishes/s | min-max | vs memory | CPU µs/publish |");
+    println!("|---:|---|---:|---:|---:|---:|");
     for k in [1u64, 10] {
-        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+        let mut samples: Vec<Vec<(f64, f64)>> = vec![Vec::new(); modes.len()];
         // Rounds interleave the modes so that load from other processes spreads.
         for _ in 0..rounds {
             for (i, (_, mode)) in modes.iter().enumerate() {
@@ -137,19 +169,19 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 }
             }
         }
-        let median = |s: &mut Vec<f64>| {
-            s.sort_by(f64::total_cmp);
-            s.get(s.len() / 2).copied().unwrap_or(0.0)
+        let median = |s: &mut Vec<(f64, f64)>| {
+            s.sort_by(|a, b| a.0.total_cmp(&b.0));
+            s.get(s.len() / 2).copied().unwrap_or((0.0, 0.0))
         };
-        let memory = samples.first_mut().map(median).unwrap_or(0.0);
+        let memory = samples.first_mut().map(median).unwrap_or((0.0, 0.0)).0;
         for ((name, _), s) in modes.iter().zip(samples.iter_mut()) {
-            let m = median(s);
+            let (m, cpu) = median(s);
             let (lo, hi) = (
-                s.first().copied().unwrap_or(0.0),
-                s.last().copied().unwrap_or(0.0),
+                s.first().map_or(0.0, |x| x.0),
+                s.last().map_or(0.0, |x| x.0),
             );
             println!(
-                "| {k} | {name} | {m:.0} | {lo:.0}-{hi:.0} | {:.0} % |",
+                "| {k} | {name} | {m:.0} | {lo:.0}-{hi:.0} | {:.0} % | {cpu:.1} |",
                 100.0 * m / memory.max(1.0)
             );
         }
