@@ -292,7 +292,7 @@ impl Store {
         let for_writer = Arc::clone(&shared);
         let writer = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer::run(&for_writer))
+            .spawn(move || writer::run_guarded(&for_writer))
             .map_err(|e| StoreError::engine("starting the writer thread", e))?;
         Ok(Store {
             inner: Arc::new(Inner {

@@ -7,6 +7,7 @@
 //! committing form the next group, so one fsync serves as many publishes as
 //! arrived during the previous one.
 
+use super::error::StoreError;
 use super::{Shared, State, StoreMode};
 use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
@@ -44,6 +45,23 @@ fn next_group<'a>(
             }
             _ => shared.work.wait(st).unwrap_or_else(|e| e.into_inner()),
         };
+    }
+}
+
+/// The writer thread's entry: [`run`], and should the engine panic, the store
+/// turns failed (like a commit error) so that no waiter hangs on a dead writer.
+pub(super) fn run_guarded(shared: &Shared) {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(shared)));
+    if outcome.is_err() {
+        let e = StoreError::engine("committing", "the writer thread panicked");
+        tracing::error!(error = %e, "store writer died; no further acknowledgements");
+        let mut st = shared.lock();
+        st.failed.get_or_insert(e);
+        let waiters = std::mem::take(&mut st.waiters);
+        drop(st);
+        drop(waiters);
+        shared.durable_cv.notify_all();
+        shared.room.notify_waiters();
     }
 }
 

@@ -88,6 +88,18 @@ impl Engine for FailingEngine {
     }
 }
 
+/// An engine whose commit panics (a bug in an engine, not an I/O error).
+struct PanickingEngine;
+
+impl Engine for PanickingEngine {
+    fn commit(&mut self, _ops: &[KvOp], _fsync: bool) -> Result<(), StoreError> {
+        panic!("engine bug");
+    }
+    fn scan(&self, _table: Table, _visit: &mut Visit<'_>) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
 fn sync_options(max_pending_bytes: usize) -> StoreOptions {
     StoreOptions {
         mode: StoreMode::Sync,
@@ -257,4 +269,16 @@ fn orphan_messages_are_collected_at_open() {
     // A rescan (after a submit) shows the orphan deleted from the engine too.
     ok(&st, vec![StoreOp::PutSession(session("a"))]);
     assert_eq!(message_ids(&st), vec![2]);
+}
+
+/// A panic in the engine does not leave waiters hanging: the store turns
+/// failed, the ticket reports it, later submits are refused.
+#[tokio::test]
+async fn panicking_engine_fails_the_store() {
+    let st = Store::open_engine(Box::new(PanickingEngine), sync_options(1 << 20)).unwrap();
+    let t = st.submit(incoming(1)).unwrap();
+    let e = st.wait_durable(t).await.unwrap_err();
+    assert!(e.to_string().contains("panicked"), "{e}");
+    assert!(st.submit(incoming(2)).is_err());
+    assert!(st.flush_blocking().is_err());
 }
