@@ -1,4 +1,9 @@
-//! The opening handshake (RFC 6455 §4).
+//! The opening handshake (RFC 6455 §4): [`server`] validates a parsed request and builds
+//! the 101 answer or a rejection; [`client`] builds the request and validates the answer.
+//! Both work on heads parsed by [`crate::http`].
+
+pub mod client;
+pub mod server;
 
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
@@ -20,6 +25,22 @@ pub fn accept_key(key: &[u8]) -> String {
     sha.update(key);
     sha.update(WEBSOCKET_GUID.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(sha.finalize())
+}
+
+/// Whether `key` is a valid `Sec-WebSocket-Key`: base64 of exactly 16 bytes
+/// (RFC 6455 §4.1 item 7, §4.2.1 item 5).
+pub fn is_valid_key(key: &str) -> bool {
+    key.len() == 24
+        && base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .is_ok_and(|k| k.len() == 16)
+}
+
+/// Whether a `Sec-WebSocket-Protocol` element is a token (RFC 6455 §4.1 item 10).
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]

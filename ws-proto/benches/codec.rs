@@ -1,0 +1,209 @@
+//! ws-proto against tungstenite, in the same run (server role, masked client frames):
+//!
+//! - `decode_unmask/<size>`: a buffer of back-to-back masked binary frames of one size
+//!   (16 B, 1 KiB, 64 KiB, 1 MiB) decoded, unmasked and delivered as messages;
+//! - `receive_text/<size>`: text messages in 4 fragments each, reassembled and
+//!   UTF-8-validated;
+//! - `utf8/64KiB`: UTF-8 validation, incremental in 4 pieces vs `std::str::from_utf8`;
+//! - `unmask/64KiB`: the masking loop alone, fast vs byte-wise reference (GB/s).
+//!
+//! Each iteration gives both libraries the same wire bytes and a fresh reader; results
+//! and ratios are in BENCHMARKS.md.
+#![allow(missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::hint::black_box;
+use std::io::Cursor;
+
+use bytes::BytesMut;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use tungstenite::protocol::{Role as TRole, WebSocket as TWebSocket, WebSocketConfig};
+use ws_proto::mask::{apply_mask, apply_mask_bytewise};
+use ws_proto::protocol::{Config, Message, Receiver, Role};
+use ws_proto::utf8::Utf8Validator;
+
+const KEY: [u8; 4] = [0x12, 0x34, 0x56, 0x78];
+
+fn masked_frame(b0: u8, payload: &[u8], out: &mut Vec<u8>) {
+    out.push(b0);
+    match payload.len() {
+        n if n < 126 => out.push(0x80 | n as u8),
+        n if n <= 0xFFFF => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&KEY);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    apply_mask(&mut out[start..], KEY, 0);
+}
+
+fn big_config() -> (Config, WebSocketConfig) {
+    let ours = Config {
+        max_frame_size: 64 << 20,
+        max_message_size: 64 << 20,
+        auto_pong: true,
+    };
+    let theirs = WebSocketConfig::default()
+        .max_frame_size(Some(64 << 20))
+        .max_message_size(Some(64 << 20));
+    (ours, theirs)
+}
+
+fn ours(wire: &[u8], count: usize, config: Config) -> usize {
+    let mut rx = Receiver::new(Role::Server, config, None);
+    let mut buf = BytesMut::from(wire);
+    let mut total = 0;
+    for _ in 0..count {
+        match rx.read(&mut buf) {
+            Ok(Some(Message::Binary(b))) => total += b.len(),
+            Ok(Some(Message::Text(t))) => total += t.len(),
+            other => panic!("{other:?}"),
+        }
+    }
+    total
+}
+
+/// A read-only in-memory socket for tungstenite (which needs `Read + Write`).
+struct Wire<'a>(Cursor<&'a [u8]>);
+
+impl std::io::Read for Wire<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl std::io::Write for Wire<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn theirs(wire: &[u8], count: usize, config: WebSocketConfig) -> usize {
+    let mut ws = TWebSocket::from_raw_socket(Wire(Cursor::new(wire)), TRole::Server, Some(config));
+    let mut total = 0;
+    for _ in 0..count {
+        match ws.read() {
+            Ok(tungstenite::Message::Binary(b)) => total += b.len(),
+            Ok(tungstenite::Message::Text(t)) => total += t.len(),
+            other => panic!("{other:?}"),
+        }
+    }
+    total
+}
+
+const SIZES: [(usize, &str, usize); 4] = [
+    (16, "16B", 10_000),
+    (1024, "1KiB", 2_000),
+    (64 * 1024, "64KiB", 64),
+    (1 << 20, "1MiB", 8),
+];
+
+/// Benchmarks both libraries reading the `count` messages of `size` bytes in `wire`.
+fn bench_pair(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    wire: &[u8],
+    count: usize,
+    size: usize,
+) {
+    let (ours_cfg, theirs_cfg) = big_config();
+    group.throughput(Throughput::Bytes((size * count) as u64));
+    group.bench_with_input(BenchmarkId::new("ws-proto", name), wire, |b, wire| {
+        b.iter(|| black_box(ours(wire, count, ours_cfg)))
+    });
+    group.bench_with_input(BenchmarkId::new("tungstenite", name), wire, |b, wire| {
+        b.iter(|| black_box(theirs(wire, count, theirs_cfg)))
+    });
+}
+
+fn decode_unmask(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decode_unmask");
+    for (size, name, count) in SIZES {
+        let payload: Vec<u8> = (0..size).map(|i| i as u8).collect();
+        let mut wire = Vec::new();
+        for _ in 0..count {
+            masked_frame(0x82, &payload, &mut wire);
+        }
+        bench_pair(&mut group, name, &wire, count, size);
+    }
+    group.finish();
+}
+
+fn receive_text(c: &mut Criterion) {
+    let mut group = c.benchmark_group("receive_text");
+    for (size, name, count) in SIZES {
+        let text: Vec<u8> = "ws-proto ünïcödé ✓ ".bytes().cycle().take(size).collect();
+        // Cut at character boundaries only where tungstenite can take it: 4 fragments.
+        let quarter = size / 4;
+        let mut wire = Vec::new();
+        for _ in 0..count {
+            for (i, piece) in text.chunks(quarter.max(1)).enumerate() {
+                let last = (i + 1) * quarter.max(1) >= size;
+                let opcode = if i == 0 { 0x1 } else { 0x0 };
+                masked_frame(if last { 0x80 | opcode } else { opcode }, piece, &mut wire);
+            }
+        }
+        bench_pair(&mut group, name, &wire, count, size);
+    }
+    group.finish();
+}
+
+fn utf8(c: &mut Criterion) {
+    let text: Vec<u8> = "ws-proto ünïcödé ✓ text "
+        .bytes()
+        .cycle()
+        .take(64 * 1024)
+        .collect();
+    let mut group = c.benchmark_group("utf8");
+    group.throughput(Throughput::Bytes(text.len() as u64));
+    group.bench_function("ws-proto incremental/64KiB", |b| {
+        b.iter(|| {
+            let mut v = Utf8Validator::new();
+            for piece in text.chunks(16 * 1024 + 1) {
+                v.feed(black_box(piece)).unwrap();
+            }
+            v.finish().unwrap();
+        })
+    });
+    group.bench_function("std from_utf8/64KiB", |b| {
+        b.iter(|| std::str::from_utf8(black_box(&text)).unwrap().len())
+    });
+    group.finish();
+}
+
+fn unmask(c: &mut Criterion) {
+    let mut data = vec![0xA5u8; 64 * 1024];
+    let mut group = c.benchmark_group("unmask");
+    group.throughput(Throughput::Bytes(data.len() as u64));
+    group.bench_function("ws-proto/64KiB", |b| {
+        b.iter(|| apply_mask(black_box(&mut data), KEY, 0))
+    });
+    group.bench_function("ws-proto offset 3/64KiB", |b| {
+        b.iter(|| apply_mask(black_box(&mut data[1..]), KEY, 3))
+    });
+    group.bench_function("bytewise reference/64KiB", |b| {
+        b.iter(|| apply_mask_bytewise(black_box(&mut data), KEY, 0))
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default();
+    targets = decode_unmask, receive_text, utf8, unmask
+}
+criterion_main!(benches);

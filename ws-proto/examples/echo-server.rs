@@ -1,0 +1,54 @@
+//! An echo server: every text and binary message comes back to its sender, with
+//! permessage-deflate accepted and messages up to 64 MiB (the Autobahn fuzzingclient
+//! target: `scripts/autobahn.sh fuzzingclient ws://127.0.0.1:9001`).
+//!
+//! ```sh
+//! cargo run --release -p ws-proto --example echo-server [ADDR]   # default 127.0.0.1:9001
+//! ```
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use ws_proto::deflate::DeflateConfig;
+use ws_proto::handshake::server::ServerConfig;
+use ws_proto::tokio::WebSocket;
+use ws_proto::{Config, Message};
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9001".to_owned());
+    let listener = TcpListener::bind(&addr).await?;
+    eprintln!("echo-server listening on ws://{}", listener.local_addr()?);
+    let config = Arc::new(ServerConfig {
+        deflate: Some(DeflateConfig::default()),
+        connection: Config {
+            max_frame_size: 64 << 20,
+            max_message_size: 64 << 20,
+            ..Config::default()
+        },
+        ..ServerConfig::default()
+    });
+    loop {
+        let (tcp, _) = listener.accept().await?;
+        let _ = tcp.set_nodelay(true);
+        let config = Arc::clone(&config);
+        tokio::spawn(async move {
+            let Ok(mut ws) = WebSocket::accept(tcp, &config).await else {
+                return;
+            };
+            while let Some(message) = ws.recv().await {
+                match message {
+                    Ok(m @ (Message::Text(_) | Message::Binary(_))) => {
+                        if ws.send(m).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        });
+    }
+}

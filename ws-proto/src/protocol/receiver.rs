@@ -1,0 +1,355 @@
+//! The receiving half: frames to messages, with every RFC 6455 receive rule.
+
+use bytes::{Buf, BytesMut};
+
+use crate::close::CloseFrame;
+use crate::deflate::{Decompressor, DeflateParams};
+use crate::error::Error;
+use crate::frame::{FrameHeader, OpCode};
+use crate::mask::apply_mask;
+use crate::utf8::Utf8Validator;
+
+use super::config::{Config, Role};
+use super::message::Message;
+use super::text::Utf8Bytes;
+
+/// The most a single incomplete frame makes the receiver reserve at once; larger frames
+/// grow the buffer as their bytes arrive.
+const RESERVE_STEP: usize = 256 * 1024;
+
+/// A frame whose header is decoded but whose payload has not fully arrived.
+#[derive(Debug, Clone, Copy)]
+struct PendingFrame {
+    header: FrameHeader,
+    header_len: usize,
+    len: usize,
+    /// Payload bytes already unmasked and validated in place (uncompressed text only).
+    processed: usize,
+    validate: bool,
+}
+
+/// A fragmented or compressed message being assembled.
+#[derive(Debug)]
+struct PartialMessage {
+    text: bool,
+    compressed: bool,
+    data: Vec<u8>,
+}
+
+/// Decodes frames from a read buffer into [`Message`]s (RFC 6455 §5, RFC 7692 §6).
+///
+/// Single-frame uncompressed messages are zero-copy: their payload is a `Bytes` slice of
+/// the read buffer. Text is validated as it arrives, so invalid UTF-8 fails the
+/// connection at the first bad byte even inside a frame that is still arriving.
+#[derive(Debug)]
+pub struct Receiver {
+    role: Role,
+    config: Config,
+    inflater: Option<Box<Decompressor>>,
+    frame: Option<PendingFrame>,
+    message: Option<PartialMessage>,
+    utf8: Utf8Validator,
+    done: bool,
+    peer_closed: bool,
+}
+
+impl Receiver {
+    /// A receiver for `role` with `config` limits and, if negotiated, permessage-deflate.
+    pub fn new(role: Role, config: Config, deflate: Option<&DeflateParams>) -> Self {
+        let inflater = deflate.map(|p| {
+            Box::new(match role {
+                Role::Server => {
+                    Decompressor::new(p.client_max_window_bits, p.client_no_context_takeover)
+                }
+                Role::Client => {
+                    Decompressor::new(p.server_max_window_bits, p.server_no_context_takeover)
+                }
+            })
+        });
+        Self {
+            role,
+            config,
+            inflater,
+            frame: None,
+            message: None,
+            utf8: Utf8Validator::new(),
+            done: false,
+            peer_closed: false,
+        }
+    }
+
+    /// Whether reading is over: a Close was received or the connection failed.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Whether the peer sent a Close frame (valid or not): no reply to wait for.
+    pub fn peer_sent_close(&self) -> bool {
+        self.peer_closed
+    }
+
+    /// Decodes the next message from `buf`, consuming its bytes.
+    ///
+    /// `Ok(None)` means more bytes are needed (append them to `buf` and call again) or,
+    /// once [`Receiver::is_done`], that nothing more will be read. An error fails the
+    /// connection: send a Close with [`Error::close_code`] and close.
+    pub fn read(&mut self, buf: &mut BytesMut) -> Result<Option<Message>, Error> {
+        if self.done {
+            return Ok(None);
+        }
+        let result = self.read_inner(buf);
+        if result.is_err() || matches!(result, Ok(Some(Message::Close(_)))) {
+            self.done = true;
+            self.frame = None;
+            self.message = None;
+        }
+        result
+    }
+
+    fn read_inner(&mut self, buf: &mut BytesMut) -> Result<Option<Message>, Error> {
+        loop {
+            let mut pending = match self.frame.take() {
+                Some(p) => p,
+                None => {
+                    let Some((header, header_len)) = FrameHeader::decode(buf)? else {
+                        return Ok(None);
+                    };
+                    self.start_frame(header, header_len)?
+                }
+            };
+            let end = pending.header_len + pending.len;
+            if pending.validate {
+                self.process_available(&mut pending, buf)?;
+            }
+            if buf.len() < end {
+                let missing = end - buf.len();
+                if buf.capacity() - buf.len() < missing {
+                    buf.reserve(missing.min(RESERVE_STEP));
+                }
+                self.frame = Some(pending);
+                return Ok(None);
+            }
+            buf.advance(pending.header_len);
+            let mut payload = buf.split_to(pending.len);
+            if !pending.validate {
+                if let Some(key) = pending.header.mask {
+                    apply_mask(&mut payload, key, 0);
+                }
+            }
+            if let Some(message) = self.finish_frame(pending.header, payload)? {
+                return Ok(Some(message));
+            }
+        }
+    }
+
+    /// Checks a new frame header against the connection's rules.
+    fn start_frame(
+        &mut self,
+        header: FrameHeader,
+        header_len: usize,
+    ) -> Result<PendingFrame, Error> {
+        if header.rsv2 || header.rsv3 {
+            return Err(Error::protocol(
+                "RFC 6455 §5.2",
+                "RSV2/RSV3 set without a negotiated extension",
+            ));
+        }
+        if header.rsv1 {
+            if self.inflater.is_none() {
+                return Err(Error::protocol(
+                    "RFC 6455 §5.2",
+                    "RSV1 set without a negotiated extension",
+                ));
+            }
+            if header.opcode.is_control() {
+                return Err(Error::protocol(
+                    "RFC 7692 §6.1",
+                    "RSV1 set on a control frame",
+                ));
+            }
+            if header.opcode == OpCode::Continuation {
+                return Err(Error::protocol(
+                    "RFC 7692 §6.1",
+                    "RSV1 set on a continuation frame",
+                ));
+            }
+        }
+        match (self.role, header.mask.is_some()) {
+            (Role::Server, false) => {
+                return Err(Error::protocol(
+                    "RFC 6455 §5.1",
+                    "client frames must be masked",
+                ));
+            }
+            (Role::Client, true) => {
+                return Err(Error::protocol(
+                    "RFC 6455 §5.1",
+                    "server frames must not be masked",
+                ));
+            }
+            _ => {}
+        }
+        let in_message = self.message.is_some();
+        match header.opcode {
+            OpCode::Continuation if !in_message => {
+                return Err(Error::protocol(
+                    "RFC 6455 §5.4",
+                    "continuation frame without a message to continue",
+                ));
+            }
+            OpCode::Text | OpCode::Binary if in_message => {
+                return Err(Error::protocol(
+                    "RFC 6455 §5.4",
+                    "new data frame inside a fragmented message",
+                ));
+            }
+            _ => {}
+        }
+        let len = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
+        if len > self.config.max_frame_size {
+            return Err(Error::too_big(
+                "RFC 6455 §10.4",
+                format!("frame of {len} bytes over the limit"),
+            ));
+        }
+        let (text, compressed, so_far) = match (&self.message, header.opcode) {
+            (Some(m), OpCode::Continuation) => (m.text, m.compressed, m.data.len()),
+            (_, opcode) => (opcode == OpCode::Text, header.rsv1, 0),
+        };
+        if !header.opcode.is_control()
+            && !compressed
+            && so_far.saturating_add(len) > self.config.max_message_size
+        {
+            return Err(Error::too_big(
+                "RFC 6455 §10.4",
+                "message over the size limit",
+            ));
+        }
+        if matches!(header.opcode, OpCode::Text | OpCode::Binary) {
+            self.utf8.reset();
+        }
+        Ok(PendingFrame {
+            header,
+            header_len,
+            len,
+            processed: 0,
+            validate: !header.opcode.is_control() && text && !compressed,
+        })
+    }
+
+    /// Unmasks and validates the part of an uncompressed text frame that has arrived.
+    fn process_available(
+        &mut self,
+        pending: &mut PendingFrame,
+        buf: &mut BytesMut,
+    ) -> Result<(), Error> {
+        let available = buf
+            .len()
+            .saturating_sub(pending.header_len)
+            .min(pending.len);
+        if available <= pending.processed {
+            return Ok(());
+        }
+        let start = pending.header_len + pending.processed;
+        let chunk = buf
+            .get_mut(start..pending.header_len + available)
+            .unwrap_or_default();
+        if let Some(key) = pending.header.mask {
+            apply_mask(chunk, key, pending.processed);
+        }
+        self.utf8.feed(chunk).map_err(|_| invalid_utf8())?;
+        pending.processed = available;
+        Ok(())
+    }
+
+    fn finish_frame(
+        &mut self,
+        header: FrameHeader,
+        payload: BytesMut,
+    ) -> Result<Option<Message>, Error> {
+        match header.opcode {
+            OpCode::Ping => Ok(Some(Message::Ping(payload.freeze()))),
+            OpCode::Pong => Ok(Some(Message::Pong(payload.freeze()))),
+            OpCode::Close => {
+                self.peer_closed = true;
+                Ok(Some(Message::Close(CloseFrame::parse(&payload)?)))
+            }
+            OpCode::Text | OpCode::Binary if header.fin && !header.rsv1 => {
+                if header.opcode == OpCode::Binary {
+                    return Ok(Some(Message::Binary(payload.freeze())));
+                }
+                self.utf8.finish().map_err(|_| invalid_utf8())?;
+                Ok(Some(Message::Text(Utf8Bytes::from_validated(
+                    payload.freeze(),
+                ))))
+            }
+            OpCode::Text | OpCode::Binary => {
+                let mut message = PartialMessage {
+                    text: header.opcode == OpCode::Text,
+                    compressed: header.rsv1,
+                    data: Vec::new(),
+                };
+                self.append(&mut message, &payload)?;
+                self.end_or_store(message, header.fin)
+            }
+            OpCode::Continuation => {
+                let Some(mut message) = self.message.take() else {
+                    return Err(Error::protocol(
+                        "RFC 6455 §5.4",
+                        "continuation frame without a message",
+                    ));
+                };
+                self.append(&mut message, &payload)?;
+                self.end_or_store(message, header.fin)
+            }
+        }
+    }
+
+    fn append(&mut self, message: &mut PartialMessage, payload: &[u8]) -> Result<(), Error> {
+        if !message.compressed {
+            message.data.extend_from_slice(payload);
+            return Ok(());
+        }
+        let before = message.data.len();
+        if let Some(inflater) = &mut self.inflater {
+            inflater.decompress(payload, &mut message.data, self.config.max_message_size)?;
+        }
+        if message.text {
+            let fresh = message.data.get(before..).unwrap_or_default();
+            self.utf8.feed(fresh).map_err(|_| invalid_utf8())?;
+        }
+        Ok(())
+    }
+
+    fn end_or_store(
+        &mut self,
+        mut message: PartialMessage,
+        fin: bool,
+    ) -> Result<Option<Message>, Error> {
+        if !fin {
+            self.message = Some(message);
+            return Ok(None);
+        }
+        if message.compressed {
+            let before = message.data.len();
+            if let Some(inflater) = &mut self.inflater {
+                inflater.finish_message(&mut message.data, self.config.max_message_size)?;
+            }
+            if message.text {
+                let fresh = message.data.get(before..).unwrap_or_default();
+                self.utf8.feed(fresh).map_err(|_| invalid_utf8())?;
+            }
+        }
+        let data = bytes::Bytes::from(message.data);
+        if message.text {
+            self.utf8.finish().map_err(|_| invalid_utf8())?;
+            Ok(Some(Message::Text(Utf8Bytes::from_validated(data))))
+        } else {
+            Ok(Some(Message::Binary(data)))
+        }
+    }
+}
+
+fn invalid_utf8() -> Error {
+    Error::invalid_payload("RFC 6455 §8.1", "text message is not valid UTF-8")
+}

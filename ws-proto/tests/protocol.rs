@@ -1,0 +1,232 @@
+//! Connection behaviour across frames (RFC 6455 §5–§7).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use bytes::BytesMut;
+use common::{client, close_payload, frame};
+use ws_proto::frame::OpCode;
+use ws_proto::protocol::{Config, Connection, Message, Receiver, Role, Sender, State};
+use ws_proto::{CloseCode, CloseFrame};
+
+fn server() -> Connection {
+    Connection::new(Role::Server, Config::default(), None)
+}
+
+/// RFC 6455 §8.1 (Autobahn 6.4.x): invalid UTF-8 fails the connection as soon as the bad
+/// byte arrives, while the rest of the frame is still on its way.
+#[test]
+fn rfc6455_8_1_fail_fast_inside_a_partial_frame() {
+    let mut payload = b"hello ".to_vec();
+    payload.push(0xF4);
+    payload.push(0x90);
+    payload.extend_from_slice(&[b'x'; 200]);
+    let wire = client(0x81, &payload);
+    let mut conn = server();
+    // Header plus "hello " plus the two bad bytes; 200 bytes of the frame still missing.
+    let mut buf = BytesMut::from(&wire[..wire.len() - 200]);
+    let err = conn.read(&mut buf).unwrap_err();
+    assert_eq!(err.close_code(), Some(CloseCode::INVALID_PAYLOAD));
+}
+
+/// RFC 6455 §5.4, §5.5: control frames may be interleaved with fragments; the message is
+/// reassembled around them.
+#[test]
+fn rfc6455_5_4_control_frames_between_fragments() {
+    let wire = [
+        client(0x01, b"Hel"),
+        client(0x89, b"ping"),
+        client(0x00, b"lo, "),
+        client(0x8A, b"pong"),
+        client(0x80, b"world"),
+    ]
+    .concat();
+    let mut conn = server();
+    let mut buf = BytesMut::from(&wire[..]);
+    assert_eq!(
+        conn.read(&mut buf).unwrap(),
+        Some(Message::Ping("ping".into()))
+    );
+    let pong = conn.poll_transmit().unwrap();
+    assert_eq!(
+        (pong.header(), &pong.payload()[..]),
+        (&[0x8A, 4][..], &b"ping"[..])
+    );
+    assert_eq!(
+        conn.read(&mut buf).unwrap(),
+        Some(Message::Pong("pong".into()))
+    );
+    assert_eq!(
+        conn.read(&mut buf).unwrap(),
+        Some(Message::text("Hello, world"))
+    );
+}
+
+/// RFC 6455 §5.5.2: auto-pong can be turned off.
+#[test]
+fn rfc6455_5_5_2_auto_pong_configurable() {
+    let config = Config {
+        auto_pong: false,
+        ..Config::default()
+    };
+    let mut conn = Connection::new(Role::Server, config, None);
+    let mut buf = BytesMut::from(&client(0x89, b"p")[..]);
+    assert_eq!(
+        conn.read(&mut buf).unwrap(),
+        Some(Message::Ping("p".into()))
+    );
+    assert!(conn.poll_transmit().is_none());
+}
+
+/// Zero-copy: a single-frame message's payload is a slice of the read buffer.
+#[test]
+fn single_frame_payload_is_a_slice_of_the_read_buffer() {
+    let wire = client(0x82, &[7u8; 300]);
+    let mut buf = BytesMut::from(&wire[..]);
+    let start = buf.as_ptr() as usize;
+    let mut conn = server();
+    let Some(Message::Binary(payload)) = conn.read(&mut buf).unwrap() else {
+        panic!()
+    };
+    let at = payload.as_ptr() as usize;
+    assert!(
+        at >= start && at < start + wire.len(),
+        "payload points into the read buffer"
+    );
+    assert_eq!(&payload[..], &[7u8; 300][..]);
+}
+
+/// RFC 6455 §7.1.2–§7.1.3: open -> closing (we sent Close) -> closed (theirs arrived);
+/// data still arrives while closing; nothing may be sent after our Close.
+#[test]
+fn rfc6455_7_state_machine_open_closing_closed() {
+    let mut conn = server();
+    assert_eq!(conn.state(), State::Open);
+    let close = conn.close(CloseCode::NORMAL, "bye").unwrap();
+    assert_eq!(&close.payload()[..], &close_payload(1000, b"bye")[..]);
+    assert_eq!(conn.state(), State::Closing);
+    assert!(
+        conn.send(&Message::text("late")).is_err(),
+        "§5.5.1: no data after Close"
+    );
+    let mut buf = BytesMut::from(
+        &[
+            client(0x81, b"in flight"),
+            client(0x88, &close_payload(1000, b"")),
+        ]
+        .concat()[..],
+    );
+    assert_eq!(
+        conn.read(&mut buf).unwrap(),
+        Some(Message::text("in flight"))
+    );
+    let Some(Message::Close(Some(frame))) = conn.read(&mut buf).unwrap() else {
+        panic!()
+    };
+    assert_eq!(frame, CloseFrame::new(CloseCode::NORMAL, ""));
+    assert!(
+        conn.poll_transmit().is_none(),
+        "our Close was already sent: no second one"
+    );
+    assert_eq!(conn.state(), State::Closed);
+    assert_eq!(
+        conn.read(&mut BytesMut::from(&client(0x81, b"x")[..]))
+            .unwrap(),
+        None
+    );
+}
+
+/// RFC 6455 §5.5.1: the peer's Close is echoed with its code; a Close without payload
+/// gets an empty Close.
+#[test]
+fn rfc6455_5_5_1_close_reply_echoes_code() {
+    let mut conn = server();
+    let mut buf = BytesMut::from(&client(0x88, &close_payload(4001, b"app"))[..]);
+    assert!(matches!(
+        conn.read(&mut buf).unwrap(),
+        Some(Message::Close(Some(_)))
+    ));
+    let reply = conn.poll_transmit().unwrap();
+    assert_eq!(&reply.payload()[..], &4001u16.to_be_bytes());
+    let mut conn = server();
+    let mut buf = BytesMut::from(&client(0x88, b"")[..]);
+    conn.read(&mut buf).unwrap();
+    assert_eq!(conn.poll_transmit().unwrap().payload().len(), 0);
+}
+
+/// RFC 6455 §5.3: client frames are masked, server frames are not, and each side reads
+/// the other's.
+#[test]
+fn rfc6455_5_3_masking_per_role() {
+    let mut tx = Sender::new(Role::Client, None);
+    let out = tx.encode(&Message::binary(vec![1u8; 70000])).unwrap();
+    assert_eq!(out.header()[1], 0x80 | 127);
+    let mut rx = Receiver::new(Role::Server, Config::default(), None);
+    let mut buf = BytesMut::new();
+    out.write_to(&mut buf);
+    assert_eq!(
+        rx.read(&mut buf).unwrap(),
+        Some(Message::binary(vec![1u8; 70000]))
+    );
+
+    let mut tx = Sender::new(Role::Server, None);
+    let out = tx.encode(&Message::text("x")).unwrap();
+    assert_eq!(out.header(), &[0x81, 1]);
+    let mut rx = Receiver::new(Role::Client, Config::default(), None);
+    let mut buf = BytesMut::new();
+    out.write_to(&mut buf);
+    assert_eq!(rx.read(&mut buf).unwrap(), Some(Message::text("x")));
+}
+
+/// RFC 6455 §5.4: a message sent in fragments arrives whole; fragment order is enforced.
+#[test]
+fn rfc6455_5_4_sending_fragments() {
+    let mut tx = Sender::new(Role::Server, None);
+    let mut buf = BytesMut::new();
+    tx.encode_fragment(OpCode::Text, "ab".into(), false)
+        .unwrap()
+        .write_to(&mut buf);
+    assert!(tx.encode(&Message::text("no")).is_err());
+    tx.encode_fragment(OpCode::Continuation, "cd".into(), true)
+        .unwrap()
+        .write_to(&mut buf);
+    assert!(
+        tx.encode_fragment(OpCode::Continuation, "x".into(), true)
+            .is_err()
+    );
+    let mut conn = Connection::new(Role::Client, Config::default(), None);
+    assert_eq!(conn.read(&mut buf).unwrap(), Some(Message::text("abcd")));
+}
+
+/// Unmasked frames from a server are accepted by a client byte by byte (every split).
+#[test]
+fn every_split_point_gives_the_same_messages() {
+    let wire = [
+        frame(0x01, "κόσ".as_bytes(), false),
+        frame(0x80, "με".as_bytes(), false),
+        frame(0x82, &[9; 200], false),
+    ]
+    .concat();
+    for cut in 0..wire.len() {
+        let mut conn = Connection::new(Role::Client, Config::default(), None);
+        let mut buf = BytesMut::from(&wire[..cut]);
+        let mut got = Vec::new();
+        while let Some(m) = conn.read(&mut buf).unwrap() {
+            got.push(m);
+        }
+        buf.extend_from_slice(&wire[cut..]);
+        while let Some(m) = conn.read(&mut buf).unwrap() {
+            got.push(m);
+        }
+        assert_eq!(
+            got,
+            vec![Message::text("κόσμε"), Message::binary(vec![9u8; 200])],
+            "cut {cut}"
+        );
+    }
+}
