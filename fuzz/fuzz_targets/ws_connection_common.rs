@@ -19,7 +19,12 @@ fn drive(mut conn: ws_proto::Connection, sizes: &[u8], data: &[u8]) {
                 Ok(None) => break,
                 Err(e) => {
                     if e.close_code().is_some() {
-                        let close = conn.poll_transmit().expect("a Close is queued on failure");
+                        // Pongs queued before the failure come first; the Close is last.
+                        let mut last = None;
+                        while let Some(frame) = conn.poll_transmit() {
+                            last = Some(frame);
+                        }
+                        let close = last.expect("a Close is queued on failure");
                         assert_eq!(close.header().first().map(|b| b & 0x0F), Some(0x8));
                     }
                     assert_eq!(conn.state(), ws_proto::protocol::State::Closed);

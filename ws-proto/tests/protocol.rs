@@ -230,3 +230,18 @@ fn every_split_point_gives_the_same_messages() {
         );
     }
 }
+
+/// RFC 6455 §5.5.2, §7.1.7: a Pong owed for a Ping read before a violation is still sent,
+/// before the Close that fails the connection (found by the `ws_server_connection` fuzz
+/// target, whose first harness expected the Close first).
+#[test]
+fn rfc6455_7_1_7_pong_then_close_when_failing_after_a_ping() {
+    let wire = [client(0x89, b"p"), client(0x83, b"")].concat();
+    let mut conn = server();
+    let mut buf = BytesMut::from(&wire[..]);
+    assert_eq!(conn.read(&mut buf).unwrap(), Some(Message::Ping("p".into())));
+    assert!(conn.read(&mut buf).is_err());
+    assert_eq!(conn.poll_transmit().unwrap().header()[0], 0x8A);
+    assert_eq!(conn.poll_transmit().unwrap().header()[0], 0x88);
+    assert!(conn.poll_transmit().is_none());
+}
