@@ -239,7 +239,10 @@ fn rfc6455_7_1_7_pong_then_close_when_failing_after_a_ping() {
     let wire = [client(0x89, b"p"), client(0x83, b"")].concat();
     let mut conn = server();
     let mut buf = BytesMut::from(&wire[..]);
-    assert_eq!(conn.read(&mut buf).unwrap(), Some(Message::Ping("p".into())));
+    assert_eq!(
+        conn.read(&mut buf).unwrap(),
+        Some(Message::Ping("p".into()))
+    );
     assert!(conn.read(&mut buf).is_err());
     assert_eq!(conn.poll_transmit().unwrap().header()[0], 0x8A);
     assert_eq!(conn.poll_transmit().unwrap().header()[0], 0x88);
