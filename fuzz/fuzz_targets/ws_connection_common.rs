@@ -45,6 +45,7 @@ fn small_config() -> ws_proto::Config {
     }
 }
 
+#[allow(dead_code)] // not every target negotiates permessage-deflate
 fn params(byte: u8) -> ws_proto::deflate::DeflateParams {
     ws_proto::deflate::DeflateParams {
         server_no_context_takeover: byte & 1 != 0,
