@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the Autobahn|Testsuite with whichever install is available, in this order:
-#   1. ../shared/tools/autobahn (this team's docker-free install; AUTOBAHN_TOOLS overrides the path)
+#   1. shared/tools/autobahn beside or above the clone (this team's docker-free install;
+#      AUTOBAHN_TOOLS overrides the path)
 #   2. `wstest` on PATH
 #   3. docker with the crossbario/autobahn-testsuite image
 #
@@ -14,7 +15,13 @@
 set -euo pipefail -o noglob
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 mode=${1:?mode}; target=${2:?url or port}; cases=${3:-*}
-tools=${AUTOBAHN_TOOLS:-$ROOT/../shared/tools/autobahn}
+tools=${AUTOBAHN_TOOLS:-}
+if [ -z "$tools" ]; then
+  # ../shared beside the clone, or above it (a git worktree one level deeper).
+  for dir in "$ROOT/.." "$ROOT/../.."; do
+    if [ -x "$dir/shared/tools/autobahn/run.sh" ]; then tools=$(cd "$dir/shared/tools/autobahn" && pwd); break; fi
+  done
+fi
 
 # expect_passed OUTPUT_FILE: applies AUTOBAHN_EXPECT to a summary.
 expect_passed() {
@@ -26,7 +33,7 @@ expect_passed() {
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
-if [ -x "$tools/run.sh" ]; then
+if [ -n "$tools" ] && [ -x "$tools/run.sh" ]; then
   [ "$mode" = fuzzingserver ] && exec "$tools/run.sh" "$mode" "$target" "$cases"
   "$tools/run.sh" "$mode" "$target" "$cases" | tee "$out"
   expect_passed "$out"

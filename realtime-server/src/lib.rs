@@ -8,11 +8,13 @@ pub mod broker;
 pub mod bus;
 pub mod config;
 pub mod conn;
+pub mod http;
 pub mod listener;
 pub mod metrics;
 pub mod mqtt;
 pub mod store;
 pub mod sys;
+pub mod ws;
 
 pub use config::Config;
 pub use listener::Server;

@@ -4,15 +4,11 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::Config;
 use crate::broker::{Broker, BrokerConfig};
-
-/// Largest HTTP request head the server buffers before answering 431.
-const MAX_REQUEST_HEAD: usize = 8 * 1024;
 
 /// A bound, not yet running server.
 pub struct Server {
@@ -62,56 +58,15 @@ impl Server {
             shutdown.clone(),
         ));
         let sys = tokio::spawn(crate::sys::run(self.broker.clone(), shutdown.clone()));
-        loop {
-            tokio::select! {
-                accepted = self.http.accept() => {
-                    let (stream, peer) = match accepted {
-                        Ok(pair) => pair,
-                        Err(err) => {
-                            tracing::warn!(%err, "http accept failed");
-                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    };
-                    tokio::spawn(async move {
-                        if let Err(err) = serve_http(stream).await {
-                            tracing::debug!(%peer, %err, "http connection ended with an error");
-                        }
-                    });
-                }
-                _ = shutdown.changed() => break,
-            }
-        }
-        let _ = tokio::join!(mqtt, timers, sys);
+        let http_config = Arc::new(crate::http::HttpConfig::default());
+        let http = tokio::spawn(crate::http::serve(
+            self.http,
+            self.broker.clone(),
+            http_config,
+            shutdown.clone(),
+        ));
+        let _ = shutdown.changed().await;
+        let _ = tokio::join!(mqtt, timers, sys, http);
         Ok(())
-    }
-}
-
-async fn serve_http(mut stream: TcpStream) -> io::Result<()> {
-    let mut buf = Vec::with_capacity(1024);
-    loop {
-        let mut chunk = [0u8; 1024];
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut req = httparse::Request::new(&mut headers);
-        let response: &[u8] = match req.parse(&buf) {
-            Ok(httparse::Status::Complete(_)) => match (req.method, req.path) {
-                (Some("GET"), Some("/healthz")) => {
-                    b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 3\r\nconnection: close\r\n\r\nok\n"
-                }
-                _ => b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-            },
-            Ok(httparse::Status::Partial) if buf.len() <= MAX_REQUEST_HEAD => continue,
-            Ok(httparse::Status::Partial) => {
-                b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-            }
-            Err(_) => b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-        };
-        stream.write_all(response).await?;
-        return stream.shutdown().await;
     }
 }

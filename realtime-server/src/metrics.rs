@@ -142,3 +142,121 @@ impl Metrics {
             .sum()
     }
 }
+
+/// The metrics in the Prometheus text exposition format (`GET /metrics`).
+pub fn prometheus(broker: &crate::broker::Broker) -> String {
+    use std::fmt::Write as _;
+    let m = &broker.metrics;
+    let mut out = String::with_capacity(2048);
+    let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    let by_transport: Vec<(String, u64)> = Transport::ALL
+        .iter()
+        .map(|t| {
+            (
+                format!("{{transport=\"{}\"}}", t.label()),
+                m.connections_of(*t).get(),
+            )
+        })
+        .collect();
+    family(
+        "realtime_connections",
+        "gauge",
+        "Connections open now, by transport.",
+        &by_transport,
+    );
+    family(
+        "realtime_connections_total",
+        "counter",
+        "Connections accepted since start.",
+        &[(String::new(), m.connections_total.get())],
+    );
+    let qos = |counters: &[Counter; 3]| -> Vec<(String, u64)> {
+        counters
+            .iter()
+            .enumerate()
+            .map(|(q, c)| (format!("{{qos=\"{q}\"}}"), c.get()))
+            .collect()
+    };
+    family(
+        "realtime_messages_received_total",
+        "counter",
+        "Messages received from clients, by QoS.",
+        &qos(&m.messages_received),
+    );
+    family(
+        "realtime_messages_sent_total",
+        "counter",
+        "Messages sent to clients, by QoS.",
+        &qos(&m.messages_sent),
+    );
+    family(
+        "realtime_bytes_received_total",
+        "counter",
+        "Bytes read from MQTT clients.",
+        &[(String::new(), m.bytes_received.get())],
+    );
+    family(
+        "realtime_bytes_sent_total",
+        "counter",
+        "Bytes written to clients.",
+        &[(String::new(), m.bytes_sent.get())],
+    );
+    let drops = vec![
+        (
+            "{cause=\"queue_full\"}".to_string(),
+            m.dropped_queue_full.get(),
+        ),
+        ("{cause=\"expired\"}".to_string(), m.dropped_expired.get()),
+        (
+            "{cause=\"offline_qos0\"}".to_string(),
+            m.dropped_offline_qos0.get(),
+        ),
+        (
+            "{cause=\"too_large\"}".to_string(),
+            m.dropped_too_large.get(),
+        ),
+    ];
+    family(
+        "realtime_messages_dropped_total",
+        "counter",
+        "Messages dropped for a subscriber, by cause.",
+        &drops,
+    );
+    family(
+        "realtime_messages_unrouted_total",
+        "counter",
+        "Messages that matched no subscription.",
+        &[(String::new(), m.unrouted.get())],
+    );
+    family(
+        "realtime_protocol_errors_total",
+        "counter",
+        "Connections closed for a malformed packet or protocol error.",
+        &[(String::new(), m.protocol_errors.get())],
+    );
+    family(
+        "realtime_sessions",
+        "gauge",
+        "Sessions, online and offline.",
+        &[(String::new(), broker.session_count() as u64)],
+    );
+    family(
+        "realtime_subscriptions",
+        "gauge",
+        "Subscriptions.",
+        &[(String::new(), broker.subscription_count() as u64)],
+    );
+    family(
+        "realtime_retained_messages",
+        "gauge",
+        "Retained messages.",
+        &[(String::new(), broker.retained_count() as u64)],
+    );
+    out
+}

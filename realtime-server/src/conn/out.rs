@@ -109,6 +109,27 @@ impl OutQueue {
         }
     }
 
+    /// Takes everything queued as one `Bytes` (no copy when it is a single chunk).
+    pub fn take_all(&mut self) -> bytes::Bytes {
+        if self.chunks.is_empty() {
+            let all = self.tail.split().freeze();
+            self.release();
+            return all;
+        }
+        if self.chunks.len() == 1 && self.tail.is_empty() {
+            let all = self.chunks.pop_front().unwrap_or_default();
+            self.release();
+            return all;
+        }
+        let mut all = BytesMut::with_capacity(self.len());
+        for chunk in &self.chunks {
+            all.extend_from_slice(chunk);
+        }
+        all.extend_from_slice(&self.tail);
+        self.release();
+        all.freeze()
+    }
+
     /// Frees the buffers' memory (an idle connection holds no write buffer).
     pub fn release(&mut self) {
         self.chunks = VecDeque::new();
@@ -155,6 +176,19 @@ mod tests {
             prop_assert_eq!(q.len(), expected.len());
             prop_assert_eq!(drain_all(&mut q, step), expected);
             prop_assert_eq!(q.tail.capacity(), 0, "buffers released when drained");
+        }
+
+        /// `take_all` returns exactly the queued bytes and empties the queue.
+        #[test]
+        fn take_all_returns_everything(parts in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..3000)), 0..8)) {
+            let mut q = OutQueue::default();
+            let mut expected = Vec::new();
+            for (shared, data) in &parts {
+                expected.extend_from_slice(data);
+                if *shared { q.put_bytes(Bytes::from(data.clone())) } else { q.put_slice(data) }
+            }
+            prop_assert_eq!(&q.take_all()[..], &expected[..]);
+            prop_assert!(q.is_empty());
         }
     }
 }

@@ -51,12 +51,27 @@ pub enum Ended {
 /// true (or its sender going away) calls [`Protocol::on_shutdown`] once.
 pub async fn drive<P: Protocol>(
     stream: TcpStream,
+    proto: P,
+    wake: Arc<Notify>,
+    shutdown: watch::Receiver<bool>,
+    config: &DriverConfig,
+) -> Ended {
+    drive_with_input(stream, proto, BytesMut::new(), wake, shutdown, config).await
+}
+
+/// Like [`drive`], with bytes already read from the stream (e.g. frames that
+/// arrived with an HTTP upgrade request) handed to the protocol first.
+pub async fn drive_with_input<P: Protocol>(
+    stream: TcpStream,
     mut proto: P,
+    mut input: BytesMut,
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
     config: &DriverConfig,
 ) -> Ended {
-    let mut input = BytesMut::new();
+    if !input.is_empty() && proto.on_read(&mut input, now()) == Status::Close {
+        return linger(&stream, proto.output(), config.linger, Ended::Closed).await;
+    }
     let mut shutting_down = *shutdown.borrow();
     if shutting_down {
         let _ = proto.on_shutdown(now());
