@@ -2,6 +2,7 @@
 //! the release binary), find third-party peers, and fail loudly when one is missing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
 
+pub mod diff;
 pub mod mosquitto;
 pub mod mqtt;
 pub mod peer;

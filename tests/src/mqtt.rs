@@ -17,6 +17,18 @@ use tokio::net::TcpStream;
 /// How long a test waits for an expected packet.
 pub const WAIT: Duration = Duration::from_secs(5);
 
+/// What [`TestClient::next_event`] saw.
+#[allow(clippy::large_enum_variant)] // one value at a time, in tests
+#[derive(Debug)]
+pub enum Event {
+    /// A packet.
+    Packet(Packet),
+    /// The server closed the connection (or reset it).
+    Closed,
+    /// Bytes that do not decode as a packet (the text of the error).
+    Undecodable(String),
+}
+
 /// A test client connection.
 pub struct TestClient {
     stream: TcpStream,
@@ -118,6 +130,43 @@ impl TestClient {
                 Ok(Err(err)) => panic!("read error: {err}"),
             }
         }
+    }
+
+    /// The next packet, the end of the connection, or `None` if nothing happens
+    /// within `wait`. Never panics: for tests that record what a server does.
+    pub async fn next_event(&mut self, wait: Duration) -> Option<Event> {
+        if let Some(p) = self.stash.pop_front() {
+            return Some(Event::Packet(p));
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match self.decoder.decode(&mut self.buf) {
+                Ok(Some(p)) => return Some(Event::Packet(p)),
+                Ok(None) => {}
+                Err(err) => {
+                    self.buf.clear();
+                    return Some(Event::Undecodable(err.to_string()));
+                }
+            }
+            match tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf)).await {
+                Err(_) => return None,
+                Ok(Ok(0)) | Ok(Err(_)) => return Some(Event::Closed),
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// Sends one packet, ignoring write errors (the server may have closed).
+    pub async fn try_send(&mut self, packet: &Packet) {
+        let mut out = BytesMut::new();
+        if packet.encode(self.version, &mut out).is_ok() {
+            let _ = self.stream.write_all(&out).await;
+        }
+    }
+
+    /// Sends raw bytes, ignoring write errors (the server may close mid-way).
+    pub async fn try_send_raw(&mut self, bytes: &[u8]) {
+        let _ = self.stream.write_all(bytes).await;
     }
 
     /// The next packet; panics after [`WAIT`].
