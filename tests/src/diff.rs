@@ -42,6 +42,10 @@ struct Probe {
     last_publish: Option<Publish>,
     /// QoS 1/2 PUBLISH received and not yet acknowledged, oldest first.
     unacked: std::collections::VecDeque<Publish>,
+    /// QoS 2 messages PUBREC was sent for, awaiting PUBREL/PUBCOMP, oldest first.
+    released: std::collections::VecDeque<mqtt_proto::PacketId>,
+    /// The server closed the connection (already recorded).
+    closed: bool,
 }
 
 /// One run of a scenario against one broker: its clients and its transcript.
@@ -105,6 +109,8 @@ impl Run {
                 alias_max: 0,
                 last_publish: None,
                 unacked: Default::default(),
+                released: Default::default(),
+                closed: false,
             },
         );
     }
@@ -170,7 +176,10 @@ impl Run {
         let event = probe.client.next_event(wait).await;
         let (line, more) = match event {
             None => ("nothing".to_string(), false),
-            Some(Event::Closed) => ("closed".to_string(), false),
+            Some(Event::Closed) => {
+                probe.closed = true;
+                ("closed".to_string(), false)
+            }
             Some(Event::Undecodable(e)) => (format!("undecodable: {e}"), false),
             Some(Event::Packet(p)) => {
                 let line = probe.describe_received(&p);
@@ -208,9 +217,13 @@ impl Run {
     pub async fn quiet(&mut self, name: &str) {
         loop {
             let probe = self.probe(name);
+            if probe.closed {
+                return;
+            }
             match probe.client.next_event(QUIET).await {
                 None => return,
                 Some(Event::Closed) => {
+                    probe.closed = true;
                     self.log.push(format!("{name} < closed"));
                     return;
                 }
@@ -329,6 +342,28 @@ impl Run {
             }
             _ => {}
         }
+    }
+
+    /// Sends PUBREC for the oldest unacknowledged QoS 2 PUBLISH of `name`, and keeps
+    /// it as released (for [`Run::send_pubcomp_for_released`]).
+    pub async fn send_pubrec_for_oldest(&mut self, name: &str) {
+        let probe = self.probe(name);
+        let Some(p) = probe.unacked.pop_front() else {
+            self.log.push(format!("{name} : nothing to acknowledge"));
+            return;
+        };
+        let Some(id) = p.packet_id else { return };
+        probe.released.push_back(id);
+        self.send(name, Packet::PubRec(PubResponse::new(id))).await;
+    }
+
+    /// Sends PUBCOMP for the oldest QoS 2 message `name` sent PUBREC for.
+    pub async fn send_pubcomp_for_released(&mut self, name: &str) {
+        let Some(id) = self.probe(name).released.pop_front() else {
+            self.log.push(format!("{name} : nothing released"));
+            return;
+        };
+        self.send(name, Packet::PubComp(PubResponse::new(id))).await;
     }
 
     /// Receives and acknowledges `n` messages on `name`, recording them.
@@ -522,7 +557,8 @@ pub struct Difference {
 }
 
 /// Compares the transcripts of one scenario after applying the documented
-/// differences; panics with both transcripts on a mismatch.
+/// differences; panics with both transcripts on a mismatch. With `DIFF_SHOW` set
+/// in the environment, prints our transcript too.
 pub fn compare(
     scenario: &str,
     version: ProtocolVersion,
@@ -530,6 +566,9 @@ pub fn compare(
     ours: &[String],
     differences: &[Difference],
 ) {
+    if std::env::var_os("DIFF_SHOW").is_some() {
+        eprintln!("=== {scenario} ({version})\n{}", render(ours));
+    }
     let docs =
         std::fs::read_to_string(crate::workspace_root().join("docs/mosquitto-differences.md"))
             .unwrap_or_default();

@@ -339,6 +339,17 @@ const QOS0_BEHIND_QUOTA: Difference = diff(
     ],
 );
 
+const TAKEOVER_INFLIGHT_DISCONNECT: Difference = diff(
+    Some(V5),
+    "disconnect-before-close",
+    &["new < CONNACK sp=1 rc=Success", "old < closed"],
+    &[
+        "new < CONNACK sp=1 rc=Success",
+        "old < DISCONNECT rc=SessionTakenOver",
+        "old < closed",
+    ],
+);
+
 fn msg(topic: &str, payload: &str, qos: QoS) -> Publish {
     let mut p = Publish::new(topic.to_string(), Bytes::from(payload.to_string()));
     p.qos = qos;
@@ -1215,5 +1226,113 @@ scenario!(
         r.quiet("slow").await;
         r.ack("slow").await;
         r.quiet_all().await;
+    }
+);
+
+scenario!(
+    /// MQTT-3.1.4-3 with MQTT-4.4.0-1: when a persistent session is taken over, the
+    /// new connection gets Session Present 1 and the unacknowledged messages again,
+    /// with DUP and their packet identifiers.
+    takeover_resends_inflight, BOTH, [TAKEOVER_INFLIGHT_DISCONNECT], |r| {
+        let mut c = r.connect_packet("mobile");
+        c.clean_start = false;
+        c.properties.session_expiry_interval = r.v5().then_some(60);
+        r.connect_with("old", c.clone()).await;
+        r.subscribe("old", "to/#", Q1).await;
+        r.connect("pub").await;
+        r.publish("pub", msg("to/a", "in flight", Q1)).await;
+        r.expect("old", 1).await;
+        r.connect_with("new", c).await;
+        r.expect("old", 2).await;
+        r.receive_and_ack("new", 1).await;
+        r.quiet_all().await;
+    }
+);
+
+scenario!(
+    /// MQTT-3.1.2-4 (3.1.1 MQTT-3.1.2-6): reconnecting with Clean Start discards the
+    /// stored session: its subscriptions no longer receive messages.
+    clean_start_discards_subscriptions, BOTH, [], |r| {
+        let mut c = r.connect_packet("forgetful");
+        c.clean_start = false;
+        c.properties.session_expiry_interval = r.v5().then_some(60);
+        r.connect_with("a", c.clone()).await;
+        r.subscribe("a", "cs/#", Q1).await;
+        r.disconnect("a", ReasonCode::Success).await;
+        c.clean_start = true;
+        r.connect_with("b", c).await;
+        r.connect("pub").await;
+        r.publish("pub", msg("cs/x", "lost", Q1)).await;
+        r.quiet_all().await;
+    }
+);
+
+scenario!(
+    /// MQTT-3.3.4-3 for retained messages: a retained message sent because of a new
+    /// subscription carries that subscription's Subscription Identifier.
+    retained_with_subscription_identifier, V5_ONLY, [], |r| {
+        r.connect("pub").await;
+        let mut m = msg("rid/x", "kept", Q1);
+        m.retain = true;
+        r.publish("pub", m).await;
+        r.connect("sub").await;
+        r.subscribe_many("sub", &[("rid/+", opts(Q1))], Some(42)).await;
+        r.receive_and_ack("sub", 1).await;
+        r.quiet_all().await;
+    }
+);
+
+scenario!(
+    /// MQTT-3.3.4-9 with QoS 2: a message counts against the client's Receive Maximum
+    /// until its PUBCOMP, not only its PUBREC.
+    receive_maximum_qos2_until_pubcomp, V5_ONLY, [], |r| {
+        let mut c = r.connect_packet("slow");
+        c.properties.receive_maximum = Some(1);
+        r.connect_with("slow", c).await;
+        r.subscribe("slow", "r2/#", Q2).await;
+        r.connect("pub").await;
+        r.publish("pub", msg("r2/a", "1", Q2)).await;
+        r.publish("pub", msg("r2/b", "2", Q2)).await;
+        r.expect("slow", 1).await;
+        r.send_pubrec_for_oldest("slow").await;
+        r.expect("slow", 1).await;
+        r.quiet("slow").await;
+        r.send_pubcomp_for_released("slow").await;
+        r.receive_and_ack("slow", 1).await;
+        r.quiet_all().await;
+    }
+);
+
+scenario!(
+    /// MQTT-4.7.1-1 / MQTT-3.1.3-? for the Will Topic: a wildcard in the Will Topic
+    /// is refused (v5 CONNACK 0x90 Topic Name invalid or close).
+    will_topic_with_wildcard, BOTH, [], |r| {
+        let mut c = r.connect_packet("wild-will");
+        c.will = Some(will("w/+", "x"));
+        r.connect_with("wild-will", c).await;
+        r.quiet_all().await;
+    }
+);
+
+scenario!(
+    /// 3.1.1 MQTT-3.1.2-11/13/15 (5.0 MQTT-3.1.2-11/13/15): with the Will Flag 0,
+    /// Will QoS and Will Retain must be 0; and MQTT-2.2.1-3 (5.0 MQTT-2.2.1-3): a
+    /// QoS 1 PUBLISH needs a non-zero Packet Identifier.
+    malformed_will_flags_and_packet_id_zero, BOTH, [], |r| {
+        let v5 = r.v5();
+        let level = if v5 { 5 } else { 4 };
+        let mut c = vec![0x10, 0, 0, 4, b'M', b'Q', b'T', b'T', level, 0x02 | 0x08, 0, 60];
+        if v5 {
+            c.push(0);
+        }
+        c.extend_from_slice(&[0, 1, b'x']);
+        c[1] = (c.len() - 2) as u8;
+        r.open("will-qos").await;
+        r.send_raw("will-qos", "CONNECT Will QoS 1 without Will Flag", &c).await;
+        r.expect("will-qos", 2).await;
+        r.connect("id-zero").await;
+        let p: &[u8] = if v5 { &[0x32, 6, 0, 1, b't', 0, 0, 0] } else { &[0x32, 5, 0, 1, b't', 0, 0] };
+        r.send_raw("id-zero", "PUBLISH QoS 1 with Packet Identifier 0", p).await;
+        r.expect("id-zero", 2).await;
     }
 );
