@@ -350,6 +350,81 @@ const TAKEOVER_INFLIGHT_DISCONNECT: Difference = diff(
     ],
 );
 
+const WILL_AT_SESSION_END_A: Difference = diff(
+    Some(V5),
+    "delayed-will-at-session-end",
+    &["no-session : connection dropped", "watch < nothing"],
+    &[
+        "no-session : connection dropped",
+        "watch < PUBLISH \"wd/no-session\" q0 r0 d0 id=- payload=\"no-session\"",
+    ],
+);
+const WILL_AT_SESSION_END_B: Difference = diff(
+    Some(V5),
+    "delayed-will-at-session-end",
+    &[
+        "restarts-again < CONNACK sp=0 rc=Success",
+        "watch < nothing",
+    ],
+    &[
+        "restarts-again < CONNACK sp=0 rc=Success",
+        "watch < PUBLISH \"wd/restarts\" q0 r0 d0 id=- payload=\"restarts\"",
+    ],
+);
+
+const SHARED_NO_FILTER: Difference = diff(
+    Some(V311),
+    "malformed-shared-filter",
+    &["no-filter < SUBACK #1 [Success]"],
+    &["no-filter < SUBACK #1 [UnspecifiedError]"],
+);
+const SHARED_EMPTY_GROUP: Difference = diff(
+    Some(V311),
+    "malformed-shared-filter",
+    &["empty-group < SUBACK #1 [Success]"],
+    &["empty-group < SUBACK #1 [UnspecifiedError]"],
+);
+const SHARED_EMPTY_FILTER: Difference = diff(
+    Some(V311),
+    "malformed-shared-filter",
+    &["empty-filter < SUBACK #1 [Success]"],
+    &["empty-filter < SUBACK #1 [UnspecifiedError]"],
+);
+
+const SHARED_NO_FILTER_V5: Difference = diff(
+    Some(V5),
+    "malformed-shared-filter",
+    &["no-filter < SUBACK #1 [Success]"],
+    &[
+        "no-filter < DISCONNECT rc=ProtocolError",
+        "no-filter < closed",
+    ],
+);
+const SHARED_EMPTY_GROUP_V5: Difference = diff(
+    Some(V5),
+    "malformed-shared-filter",
+    &["empty-group < SUBACK #1 [Success]"],
+    &[
+        "empty-group < DISCONNECT rc=ProtocolError",
+        "empty-group < closed",
+    ],
+);
+const SHARED_EMPTY_FILTER_V5: Difference = diff(
+    Some(V5),
+    "malformed-shared-filter",
+    &["empty-filter < SUBACK #1 [Success]"],
+    &[
+        "empty-filter < DISCONNECT rc=ProtocolError",
+        "empty-filter < closed",
+    ],
+);
+const SHARED_WILD_GROUP_V5: Difference = diff(
+    Some(V5),
+    "invalid-filter-protocol-error",
+    &["wild-group < DISCONNECT rc=MalformedPacket"],
+    &["wild-group < DISCONNECT rc=ProtocolError"],
+);
+
 fn msg(topic: &str, payload: &str, qos: QoS) -> Publish {
     let mut p = Publish::new(topic.to_string(), Bytes::from(payload.to_string()));
     p.qos = qos;
@@ -1334,5 +1409,60 @@ scenario!(
         let p: &[u8] = if v5 { &[0x32, 6, 0, 1, b't', 0, 0, 0] } else { &[0x32, 5, 0, 1, b't', 0, 0] };
         r.send_raw("id-zero", "PUBLISH QoS 1 with Packet Identifier 0", p).await;
         r.expect("id-zero", 2).await;
+    }
+);
+
+scenario!(
+    /// MQTT-3.1.3-9 with MQTT-3.1.2-8: a delayed Will goes out when the session ends,
+    /// if that comes first: at once with Session Expiry 0, after the Session Expiry
+    /// Interval when it is shorter than the Will Delay, and at once when a Clean Start
+    /// reconnection discards the session.
+    will_delay_capped_by_session_end, V5_ONLY, [WILL_AT_SESSION_END_A, WILL_AT_SESSION_END_B], |r| {
+        r.connect("watch").await;
+        r.subscribe("watch", "wd/#", Q0).await;
+        let cases: [(&str, u32, bool); 3] = [("no-session", 0, false), ("short-session", 1, false), ("restarts", 60, true)];
+        for (id, expiry, restart) in cases {
+            let mut c = r.connect_packet(id);
+            c.clean_start = false;
+            c.properties.session_expiry_interval = Some(expiry);
+            let mut w = will(&format!("wd/{id}"), id);
+            w.properties.will_delay_interval = Some(30);
+            c.will = Some(w);
+            r.connect_with(id, c.clone()).await;
+            r.drop_connection(id).await;
+            if restart {
+                c.clean_start = true;
+                c.will = None;
+                r.connect_with(&format!("{id}-again"), c).await;
+            }
+            r.expect_within("watch", 1, Duration::from_secs(4)).await;
+        }
+        r.quiet_all().await;
+    }
+);
+
+scenario!(
+    /// MQTT 5.0 §4.8.2: a Shared Subscription filter is `$share/{ShareName}/{filter}`
+    /// with a non-empty ShareName without `/`, `+` or `#` (MQTT-4.8.2-1/2) and a
+    /// non-empty filter; anything else is refused.
+    invalid_shared_filters, BOTH, [SHARED_NO_FILTER, SHARED_EMPTY_GROUP, SHARED_EMPTY_FILTER, SHARED_NO_FILTER_V5, SHARED_EMPTY_GROUP_V5, SHARED_EMPTY_FILTER_V5, SHARED_WILD_GROUP_V5], |r| {
+        for (name, filter) in [("no-filter", "$share/g"), ("empty-group", "$share//t"), ("wild-group", "$share/g+/t"), ("empty-filter", "$share/g/")] {
+            r.connect(name).await;
+            r.subscribe_many(name, &[(filter, opts(Q0))], None).await;
+            r.quiet(name).await;
+        }
+    }
+);
+
+scenario!(
+    /// MQTT 3.1 §3.1 (CONNECT payload): "If the Client ID contains more than 23
+    /// characters, the server responds to the CONNECT message with a CONNACK return
+    /// code 2: Identifier Rejected" — and 3.1.1 / 5.0 servers may accept longer ones
+    /// (MQTT-3.1.3-5).
+    long_client_id, ALL, [], |r| {
+        let id = "a-client-identifier-of-30-chars";
+        let c = r.connect_packet(id);
+        r.connect_with("long", c).await;
+        r.quiet_all().await;
     }
 );
