@@ -675,3 +675,73 @@ fn request_response_across_libraries() {
         m.user_properties
     );
 }
+
+/// MQTT 3.1 (`MQIsdp`, level 3) clients on the same port: mosquitto_sub and
+/// mosquitto_pub with `-V mqttv31` exchange QoS 0/1/2 and retained messages with a
+/// 5.0 client.
+#[test]
+fn mqtt_3_1_clients_with_mosquitto_tools() {
+    let server = ServerProcess::start(&[]);
+    let topic = "interop/v31";
+    mosquitto_pub(
+        server.mqtt,
+        "mqttv31",
+        &[
+            "-t",
+            topic,
+            "-q",
+            "1",
+            "-r",
+            "-m",
+            "retained by 3.1",
+            "-i",
+            "pub31",
+        ],
+    );
+    let mut sub = MosquittoSub::start(
+        server.mqtt,
+        "mqttv31",
+        &["-t", topic, "-q", "2", "-i", "sub31"],
+    );
+    let m = &sub.messages(1)[0];
+    assert_eq!((m.payload.as_str(), m.retain), ("retained by 3.1", true));
+    let mut js = Driven::start(Library::MqttJs, server.mqtt);
+    js.connect(5, "js-v31", json!({}));
+    js.subscribe(topic, 2, json!({}));
+    assert_eq!(js.messages(1)[0]["payload"], "retained by 3.1");
+    for qos in 0..=2u8 {
+        mosquitto_pub(
+            server.mqtt,
+            "mqttv31",
+            &[
+                "-t",
+                topic,
+                "-q",
+                &qos.to_string(),
+                "-m",
+                &format!("v31-q{qos}"),
+                "-i",
+                "pub31",
+            ],
+        );
+    }
+    js.publish(topic, "from v5", 2, false, json!({}));
+    let got: Vec<(String, u8)> = sub
+        .messages(4)
+        .into_iter()
+        .map(|m| (m.payload, m.qos))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("v31-q0".into(), 0),
+            ("v31-q1".into(), 1),
+            ("v31-q2".into(), 2),
+            ("from v5".into(), 2)
+        ]
+    );
+    assert_eq!(
+        payloads(&js.messages(4)),
+        ["v31-q0", "v31-q1", "v31-q2", "from v5"]
+    );
+}
