@@ -1,6 +1,12 @@
 //! Shared harness for the integration tests: start the server (in-process or as
 //! the release binary), find third-party peers, and fail loudly when one is missing.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 pub mod diff;
 pub mod mosquitto;
