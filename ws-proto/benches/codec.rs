@@ -1,7 +1,10 @@
 //! ws-proto against tungstenite, in the same run (server role, masked client frames):
 //!
-//! - `decode_unmask/<size>`: a buffer of back-to-back masked binary frames of one size
-//!   (16 B, 1 KiB, 64 KiB, 1 MiB) decoded, unmasked and delivered as messages;
+//! - `decode_unmask/<size>`: a read buffer already holding back-to-back masked binary
+//!   frames of one size (16 B, 1 KiB, 64 KiB, 1 MiB) decoded, unmasked and delivered as
+//!   messages (the buffer fill is outside the measurement);
+//! - `read_decode/<size>`: the same frames read from an in-memory stream through each
+//!   library's read path, then decoded and unmasked;
 //! - `receive_text/<size>`: text messages in 4 fragments each, reassembled and
 //!   UTF-8-validated;
 //! - `utf8/64KiB`: UTF-8 validation, incremental in 4 pieces vs `std::str::from_utf8`;
@@ -21,7 +24,7 @@ use std::hint::black_box;
 use std::io::Cursor;
 
 use bytes::BytesMut;
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tungstenite::protocol::{Role as TRole, WebSocket as TWebSocket, WebSocketConfig};
 use ws_proto::mask::{apply_mask, apply_mask_bytewise};
 use ws_proto::protocol::{Config, Message, Receiver, Role};
@@ -60,9 +63,9 @@ fn big_config() -> (Config, WebSocketConfig) {
     (ours, theirs)
 }
 
-fn ours(wire: &[u8], count: usize, config: Config) -> usize {
-    let mut rx = Receiver::new(Role::Server, config, None);
-    let mut buf = BytesMut::from(wire);
+/// Decodes `count` messages from a read buffer that already holds the wire bytes (the
+/// copy from the socket is outside the measurement for both libraries).
+fn ours((mut rx, mut buf): (Receiver, BytesMut), count: usize) -> usize {
     let mut total = 0;
     for _ in 0..count {
         match rx.read(&mut buf) {
@@ -92,8 +95,9 @@ impl std::io::Write for Wire<'_> {
     }
 }
 
-fn theirs(wire: &[u8], count: usize, config: WebSocketConfig) -> usize {
-    let mut ws = TWebSocket::from_raw_socket(Wire(Cursor::new(wire)), TRole::Server, Some(config));
+/// As [`ours`]: tungstenite starts with the wire bytes in its read buffer
+/// (`from_partially_read`), the stream behind it is empty.
+fn theirs(mut ws: TWebSocket<Wire<'_>>, count: usize) -> usize {
     let mut total = 0;
     for _ in 0..count {
         match ws.read() {
@@ -123,11 +127,92 @@ fn bench_pair(
     let (ours_cfg, theirs_cfg) = big_config();
     group.throughput(Throughput::Bytes((size * count) as u64));
     group.bench_with_input(BenchmarkId::new("ws-proto", name), wire, |b, wire| {
-        b.iter(|| black_box(ours(wire, count, ours_cfg)))
+        b.iter_batched(
+            || {
+                (
+                    Receiver::new(Role::Server, ours_cfg, None),
+                    BytesMut::from(wire),
+                )
+            },
+            |state| black_box(ours(state, count)),
+            BatchSize::PerIteration,
+        )
     });
     group.bench_with_input(BenchmarkId::new("tungstenite", name), wire, |b, wire| {
-        b.iter(|| black_box(theirs(wire, count, theirs_cfg)))
+        b.iter_batched(
+            || {
+                let empty = Wire(Cursor::new(&[][..]));
+                TWebSocket::from_partially_read(
+                    empty,
+                    wire.to_vec(),
+                    TRole::Server,
+                    Some(theirs_cfg),
+                )
+            },
+            |ws| black_box(theirs(ws, count)),
+            BatchSize::PerIteration,
+        )
     });
+}
+
+/// Reads `count` messages from an in-memory stream the way the tokio adapter does: each
+/// read fills the read buffer's spare capacity (a socket read copies into it, nothing is
+/// zero-filled), decoding as frames complete.
+fn ours_streaming(wire: &[u8], count: usize, config: Config) -> usize {
+    let mut rx = Receiver::new(Role::Server, config, None);
+    let mut buf = BytesMut::new();
+    let mut rest = wire;
+    let mut total = 0;
+    let mut seen = 0;
+    while seen < count {
+        match rx.read(&mut buf) {
+            Ok(Some(Message::Binary(b))) => {
+                total += b.len();
+                seen += 1;
+            }
+            Ok(None) => {
+                // Like `read_buf`: fill the spare capacity (the receiver reserves room
+                // for a large frame once its header is known), at least 64 KiB.
+                if buf.capacity() - buf.len() < 64 * 1024 {
+                    buf.reserve(64 * 1024);
+                }
+                let n = rest.len().min(buf.capacity() - buf.len());
+                buf.extend_from_slice(&rest[..n]);
+                rest = &rest[n..];
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    total
+}
+
+/// Both libraries read the frames from an in-memory stream through their own read path
+/// (tungstenite: `WebSocket::read` over `Read`, default 128 KiB read buffer).
+fn read_decode(c: &mut Criterion) {
+    let (ours_cfg, theirs_cfg) = big_config();
+    let mut group = c.benchmark_group("read_decode");
+    for (size, name, count) in SIZES {
+        let payload: Vec<u8> = (0..size).map(|i| i as u8).collect();
+        let mut wire = Vec::new();
+        for _ in 0..count {
+            masked_frame(0x82, &payload, &mut wire);
+        }
+        group.throughput(Throughput::Bytes((size * count) as u64));
+        group.bench_with_input(BenchmarkId::new("ws-proto", name), &wire, |b, wire| {
+            b.iter(|| black_box(ours_streaming(wire, count, ours_cfg)))
+        });
+        group.bench_with_input(BenchmarkId::new("tungstenite", name), &wire, |b, wire| {
+            b.iter(|| {
+                let ws = TWebSocket::from_raw_socket(
+                    Wire(Cursor::new(wire)),
+                    TRole::Server,
+                    Some(theirs_cfg),
+                );
+                black_box(theirs(ws, count))
+            })
+        });
+    }
+    group.finish();
 }
 
 fn decode_unmask(c: &mut Criterion) {
@@ -146,7 +231,7 @@ fn decode_unmask(c: &mut Criterion) {
 fn receive_text(c: &mut Criterion) {
     let mut group = c.benchmark_group("receive_text");
     for (size, name, count) in SIZES {
-        let text: Vec<u8> = "ws-proto ünïcödé ✓ ".bytes().cycle().take(size).collect();
+        let text = text_of(size);
         // Cut at character boundaries only where tungstenite can take it: 4 fragments.
         let quarter = size / 4;
         let mut wire = Vec::new();
@@ -162,12 +247,23 @@ fn receive_text(c: &mut Criterion) {
     group.finish();
 }
 
+/// Mixed 1/2/3-byte UTF-8 text of exactly `size` bytes.
+fn text_of(size: usize) -> Vec<u8> {
+    let mut text = String::new();
+    for c in "ws-proto ünïcödé ✓ ".chars().cycle() {
+        if text.len() + c.len_utf8() > size {
+            break;
+        }
+        text.push(c);
+    }
+    while text.len() < size {
+        text.push('.');
+    }
+    text.into_bytes()
+}
+
 fn utf8(c: &mut Criterion) {
-    let text: Vec<u8> = "ws-proto ünïcödé ✓ text "
-        .bytes()
-        .cycle()
-        .take(64 * 1024)
-        .collect();
+    let text = text_of(64 * 1024);
     let mut group = c.benchmark_group("utf8");
     group.throughput(Throughput::Bytes(text.len() as u64));
     group.bench_function("ws-proto incremental/64KiB", |b| {
@@ -204,6 +300,6 @@ fn unmask(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default();
-    targets = decode_unmask, receive_text, utf8, unmask
+    targets = decode_unmask, read_decode, receive_text, utf8, unmask
 }
 criterion_main!(benches);
