@@ -211,4 +211,19 @@ fn memory_per_connection() {
         assert!(base <= 512, "the zlib state is allocated lazily: {base}");
         assert!(with <= 512 * 1024, "{with}");
     }
+
+    // 4. Without context takeover the zlib state is freed after every message
+    //    (RFC 7692 §7.1.1): an idle connection holds none.
+    let before = live();
+    let mut c = ws_proto::deflate::Compressor::new(1, 15, true);
+    let mut d = ws_proto::deflate::Decompressor::new(15, true);
+    let message = c.compress(&[b'x'; 1000]).unwrap();
+    let mut out = Vec::new();
+    d.decompress(&message, &mut out, 2000).unwrap();
+    d.finish_message(&mut out, 2000).unwrap();
+    assert_eq!(out, vec![b'x'; 1000]);
+    drop((message, out));
+    let idle = live() - before;
+    println!("deflate without context takeover, idle after a message: {idle} bytes");
+    assert!(idle <= 256, "{idle}");
 }
