@@ -1,6 +1,6 @@
 //! Application messages as the broker holds them, and deliveries to sessions.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -30,6 +30,8 @@ pub struct Message {
     /// The publishing session, for No Local (MQTT-3.8.3-3); `None` for messages the
     /// server makes itself (`$SYS`, the HTTP API).
     pub publisher: Option<SessionKey>,
+    /// Its id in the durable store, once it has been stored.
+    pub store_id: OnceLock<u64>,
 }
 
 impl Message {
@@ -57,6 +59,7 @@ impl Message {
             properties,
             expires_at,
             publisher,
+            store_id: OnceLock::new(),
         }
     }
 
@@ -111,4 +114,7 @@ pub struct Delivery {
     /// The full `$share/{group}/{filter}` when it came through a shared
     /// subscription (it may move to another member of the group).
     pub shared: Option<Utf8Bytes>,
+    /// Its sequence number in the session's durable outbound queue (`0`: not
+    /// persisted — QoS 0, or a session that does not outlive its connection).
+    pub seq: u64,
 }

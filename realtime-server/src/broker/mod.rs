@@ -5,8 +5,12 @@
 //! Lock order: session registry → subscription trie / retained store → one
 //! session's state. Wills are published after the registry lock is released.
 
+mod flow;
 pub mod message;
 pub mod outbox;
+mod persist;
+mod recover;
+mod routing;
 pub mod session;
 mod timers;
 
@@ -17,19 +21,33 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mqtt_proto::topic;
-use mqtt_proto::{
-    ProtocolVersion, QoS, ReasonCode, RetainHandling, SubscriptionOptions, Utf8Bytes,
-};
+use mqtt_proto::{ProtocolVersion, QoS, ReasonCode, SubscriptionOptions, Utf8Bytes};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
 
-use crate::bus::{RetainedTrie, SubscriptionTrie, TrieMatch};
+use crate::bus::{RetainedTrie, SubscriptionTrie};
 use crate::metrics::Metrics;
+use crate::store::{CommitTicket, Store, StoreError, StoreMode, StoreOp, SubmitError};
 
+pub use flow::{NextDelivery, PublishResult};
 pub use message::{Delivery, Message, SessionKey};
 pub use outbox::{AckResult, DropCause, Inflight, InflightPhase, Outbox, QueueLimits, Resend};
+use persist::MessageRefs;
+pub use recover::Recovered;
 pub use session::{ConnLink, Session, SessionState, SubscriptionRecord, WillMessage};
 use timers::{Timer, Timers};
+
+/// How far a batch of state changes got towards the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// Nothing to wait for: no store, nothing to write, or a mode whose commits
+    /// count as durable at once.
+    Done,
+    /// Written to the store; durable once this ticket is (`sync` mode).
+    Pending(CommitTicket),
+    /// The store refused it (failed, closed): do not acknowledge.
+    Failed,
+}
 
 /// A Session Expiry Interval meaning "never expires" (MQTT 5.0 §3.1.2.11.2).
 pub const NEVER_EXPIRES: u32 = u32::MAX;
@@ -186,13 +204,24 @@ pub struct Broker {
     next_conn: AtomicU64,
     id_salt: std::collections::hash_map::RandomState,
     started: Instant,
+    store: Option<Store>,
     /// Counters.
     pub metrics: Metrics,
 }
 
 impl Broker {
-    /// A broker with `config`.
+    /// A broker with `config` and no persistence.
     pub fn new(config: BrokerConfig) -> Self {
+        Self::build(config, None)
+    }
+
+    /// A broker that persists its durable state in `store` (call
+    /// [`Broker::recover`] with the store's snapshot before serving).
+    pub fn with_store(config: BrokerConfig, store: Store) -> Self {
+        Self::build(config, Some(store))
+    }
+
+    fn build(config: BrokerConfig, store: Option<Store>) -> Self {
         Self {
             config,
             sessions: Mutex::new(HashMap::new()),
@@ -204,8 +233,58 @@ impl Broker {
             next_conn: AtomicU64::new(1),
             id_salt: std::collections::hash_map::RandomState::new(),
             started: Instant::now(),
+            store,
             metrics: Metrics::default(),
         }
+    }
+
+    /// The durable store, if any.
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+
+    /// Whether sessions outliving their connection are written to a store.
+    fn persists(&self) -> bool {
+        self.store.is_some()
+    }
+
+    fn message_refs(&self, now: Instant) -> MessageRefs<'_> {
+        MessageRefs::new(self.store.as_ref(), now)
+    }
+
+    /// Submits a batch of state changes to the store. A store that is full waits
+    /// briefly (connections pause reading long before this: `store_backlogged`).
+    pub(crate) fn commit(&self, mut ops: Vec<StoreOp>) -> Commit {
+        let Some(store) = &self.store else {
+            return Commit::Done;
+        };
+        if ops.is_empty() {
+            return Commit::Done;
+        }
+        let mut waited = Duration::ZERO;
+        loop {
+            match store.submit(ops) {
+                Ok(ticket) if store.mode() == StoreMode::Sync => return Commit::Pending(ticket),
+                Ok(_) => return Commit::Done,
+                Err(SubmitError {
+                    error: StoreError::Backlogged { .. },
+                    ops: back,
+                }) if waited < Duration::from_secs(30) => {
+                    ops = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                    waited += Duration::from_millis(1);
+                }
+                Err(SubmitError { error, .. }) => {
+                    tracing::error!(%error, "store refused a batch: acknowledgements stop");
+                    return Commit::Failed;
+                }
+            }
+        }
+    }
+
+    /// Whether the store's queue is full: connections stop reading until it drains.
+    pub fn store_backlogged(&self) -> bool {
+        self.store.as_ref().is_some_and(Store::is_backlogged)
     }
 
     /// The configuration.
@@ -261,13 +340,16 @@ impl Broker {
     /// (MQTT-3.1.2-4), or creates it (MQTT-3.1.2-6). A connection already attached
     /// is taken over: it is woken and sees that it no longer owns the session
     /// (MQTT-3.1.4-3). An empty Client Identifier gets a unique assigned one
-    /// (MQTT-3.1.3-6, MQTT-3.2.2-16).
+    /// (MQTT-3.1.3-6, MQTT-3.2.2-16). A session that outlives its connection is
+    /// written to the store (MQTT-3.1.2-23).
     pub fn connect(&self, req: ConnectRequest, wake: Arc<Notify>, now: Instant) -> Connected {
         let conn_id = self.next_conn_id();
         let expiry_interval = req.expiry_interval.min(self.config.max_session_expiry);
         let link = ConnLink { id: conn_id, wake };
         let mut wills = Vec::new();
         let mut ended = None;
+        let mut ops = Vec::new();
+        let mut refs = self.message_refs(now);
         let mut sessions = self.sessions.lock();
         let (client_id, assigned) = if req.client_id.is_empty() {
             let id = self.assign_client_id(&sessions);
@@ -298,6 +380,20 @@ impl Broker {
                 st.version = req.version;
                 st.expiry_interval = expiry_interval;
                 st.will = req.will.clone();
+                let persist = self.persists() && expiry_interval > 0;
+                if persist && !st.persistent {
+                    persist::full_session(&client_id, &mut st, &mut refs, now, &mut ops);
+                } else if persist {
+                    ops.push(StoreOp::PutSession(persist::session_record(
+                        &client_id, &st, &mut refs, now,
+                    )));
+                } else if st.persistent {
+                    // Resumed with expiry 0: it ends with this connection.
+                    ops.push(StoreOp::DeleteSession {
+                        client_id: client_id.to_string(),
+                    });
+                }
+                st.persistent = persist;
                 drop(st);
                 Some(session)
             }
@@ -322,8 +418,9 @@ impl Broker {
                     let mut st = s.lock();
                     st.link = Some(link);
                     st.will = req.will.clone();
+                    st.persistent = self.persists() && expiry_interval > 0;
                 }
-                sessions.insert(client_id, s.clone());
+                sessions.insert(client_id.clone(), s.clone());
                 (s, false)
             }
         };
@@ -337,11 +434,20 @@ impl Broker {
             }
             let will = st.will.take();
             drop(st);
-            wills.extend(self.end_session(&old, will, now));
+            wills.extend(self.end_session(&old, will, now, &mut ops));
+        }
+        if !session_present {
+            let st = session.lock();
+            if st.persistent {
+                ops.push(StoreOp::PutSession(persist::session_record(
+                    &client_id, &st, &mut refs, now,
+                )));
+            }
         }
         for w in wills {
-            self.publish(w.restamped(now), now);
+            self.publish_inner(Arc::new(w.restamped(now)), now, &mut refs, &mut ops);
         }
+        let _ = self.commit(ops);
         Connected {
             session,
             conn_id,
@@ -369,6 +475,8 @@ impl Broker {
         if !st.is_attached(conn_id) {
             return;
         }
+        let mut ops = Vec::new();
+        let mut refs = self.message_refs(now);
         st.link = None;
         st.disconnected_at = Some(now);
         if let Some(e) = expiry_override {
@@ -384,9 +492,10 @@ impl Broker {
         let expiry = st.expiry_interval;
         if expiry == 0 {
             drop(st);
-            for w in self.end_session(session, will, now) {
-                self.publish(w.restamped(now), now);
+            for w in self.end_session(session, will, now, &mut ops) {
+                self.publish_inner(Arc::new(w.restamped(now)), now, &mut refs, &mut ops);
             }
+            let _ = self.commit(ops);
             return;
         }
         let mut publish_now = None;
@@ -404,15 +513,25 @@ impl Broker {
         if expiry != NEVER_EXPIRES {
             timers.push((now + Duration::from_secs(u64::from(expiry)), Timer::Expiry));
         }
+        if st.persistent {
+            ops.push(StoreOp::PutSession(persist::session_record(
+                &session.client_id,
+                &st,
+                &mut refs,
+                now,
+            )));
+        }
         // Messages queued for shared subscriptions go to another member now
         // (MQTT 5.0 §4.8.2 allows it as soon as the connection is lost).
         let moved = st.outbox.take_shared(false);
+        forget_outbound(&session.client_id, &st, &moved, &mut ops);
         drop(st);
-        self.redistribute(session.key, moved, now);
+        self.redistribute(session.key, moved, now, &mut refs, &mut ops);
         self.schedule(session, timers);
         if let Some(m) = publish_now {
-            self.publish(m.restamped(now), now);
+            self.publish_inner(Arc::new(m.restamped(now)), now, &mut refs, &mut ops);
         }
+        let _ = self.commit(ops);
     }
 
     fn schedule(&self, session: &Arc<Session>, timers: Vec<(Instant, Timer)>) {
@@ -429,14 +548,16 @@ impl Broker {
         }
     }
 
-    /// Ends a session: unregisters it, removes its subscriptions, hands its shared
-    /// subscription messages to other members; returns Wills to publish (the given
-    /// one and any pending delayed Will: the session ending makes it due).
+    /// Ends a session: unregisters it, removes its subscriptions and its record,
+    /// hands its shared subscription messages to other members; returns Wills to
+    /// publish (the given one and any pending delayed Will: the session ending
+    /// makes it due).
     fn end_session(
         &self,
         session: &Arc<Session>,
         will: Option<WillMessage>,
         now: Instant,
+        ops: &mut Vec<StoreOp>,
     ) -> Vec<Message> {
         {
             let mut sessions = self.sessions.lock();
@@ -459,6 +580,13 @@ impl Broker {
         let moved = st.outbox.take_shared(true);
         st.outbox = Outbox::default();
         st.incoming_qos2.clear();
+        if st.persistent {
+            // Cascades to subscriptions, queued and in-flight records.
+            ops.push(StoreOp::DeleteSession {
+                client_id: session.client_id.to_string(),
+            });
+            st.persistent = false;
+        }
         drop(st);
         {
             let mut trie = self.subs.write();
@@ -467,13 +595,16 @@ impl Broker {
                 trie.remove(inner, group, session.key);
             }
         }
-        self.redistribute(session.key, moved, now);
+        let mut refs = self.message_refs(now);
+        self.redistribute(session.key, moved, now, &mut refs, ops);
         wills
     }
 
     /// Runs due timers (delayed Wills, session expiry); returns the next deadline.
     pub fn tick(&self, now: Instant) -> Option<Instant> {
         let due = self.timers.lock().take_due(now);
+        let mut ops = Vec::new();
+        let mut refs = self.message_refs(now);
         for (kind, session) in due {
             let mut st = session.lock();
             if st.ended || st.link.is_some() {
@@ -484,8 +615,21 @@ impl Broker {
                     if st.will_due.is_some_and(|d| d <= now) {
                         st.will_due = None;
                         if let Some(w) = st.will.take() {
+                            if st.persistent {
+                                ops.push(StoreOp::PutSession(persist::session_record(
+                                    &session.client_id,
+                                    &st,
+                                    &mut refs,
+                                    now,
+                                )));
+                            }
                             drop(st);
-                            self.publish(w.message.restamped(now), now);
+                            self.publish_inner(
+                                Arc::new(w.message.restamped(now)),
+                                now,
+                                &mut refs,
+                                &mut ops,
+                            );
                         }
                     }
                 }
@@ -497,252 +641,20 @@ impl Broker {
                     if expired {
                         drop(st);
                         // MQTT-4.1.0-2: the session state is discarded.
-                        for w in self.end_session(&session, None, now) {
-                            self.publish(w.restamped(now), now);
+                        for w in self.end_session(&session, None, now, &mut ops) {
+                            self.publish_inner(
+                                Arc::new(w.restamped(now)),
+                                now,
+                                &mut refs,
+                                &mut ops,
+                            );
                         }
                     }
                 }
             }
         }
+        let _ = self.commit(ops);
         self.timers.lock().next_deadline()
-    }
-
-    /// Accepts an Application Message: updates the retained store
-    /// (MQTT-3.3.1-5..8) and queues it for every matching subscription; returns
-    /// how many sessions it was queued for.
-    pub fn publish(&self, message: Message, now: Instant) -> usize {
-        let message = Arc::new(message);
-        if message.retain && self.config.retain_available {
-            let mut retained = self.retained.write();
-            if message.payload.is_empty() {
-                // MQTT-3.3.1-6/7: an empty retained message deletes and is not stored.
-                retained.remove(&message.topic);
-            } else if let Err(err) = retained.set(&message.topic, message.clone()) {
-                tracing::debug!(%err, topic = %message.topic.as_str(), "retained message not stored");
-            }
-        }
-        let n = self.route(&message, now);
-        if n == 0 {
-            self.metrics.unrouted.inc();
-        }
-        n
-    }
-
-    /// Queues `message` for every matching subscription (MQTT-4.5.0-1): one
-    /// delivery per session with the highest matching QoS and every Subscription
-    /// Identifier (MQTT-3.3.4-2..4), No Local honoured (MQTT-3.8.3-3), one member
-    /// per shared group (MQTT 5.0 §4.8.2).
-    fn route(&self, message: &Arc<Message>, now: Instant) -> usize {
-        let trie = self.subs.read();
-        let mut plain: Vec<(SessionKey, &SubEntry)> = Vec::new();
-        let mut shared = Vec::new();
-        trie.for_each_match(&message.topic, |m| match m {
-            TrieMatch::Plain(key, entry) => {
-                if !(entry.options.no_local && message.publisher == Some(*key)) {
-                    plain.push((*key, entry));
-                }
-            }
-            TrieMatch::Shared(group) => shared.push(group),
-        });
-        let mut count = 0;
-        if plain.len() > 1 {
-            plain.sort_unstable_by_key(|(k, _)| *k);
-        }
-        for same in plain.chunk_by(|a, b| a.0 == b.0) {
-            let Some((_, first)) = same.first() else {
-                continue;
-            };
-            let mut qos = QoS::AtMostOnce;
-            let mut retain = false;
-            let mut ids = Vec::new();
-            for (_, e) in same {
-                qos = qos.max(e.options.qos.min(message.qos));
-                retain |= e.options.retain_as_published && message.retain;
-                ids.extend(e.id);
-            }
-            let delivery = Delivery {
-                message: message.clone(),
-                qos,
-                retain,
-                subscription_ids: ids,
-                shared: None,
-            };
-            if self.deliver(&first.session, delivery) {
-                count += 1;
-            }
-        }
-        for group in shared {
-            // Prefer a member that is online; an offline persistent member queues.
-            let pick = group
-                .rotation()
-                .find(|(_, e)| e.session.is_online())
-                .or_else(|| group.members().first());
-            if let Some((_, e)) = pick {
-                let delivery = Delivery {
-                    message: message.clone(),
-                    qos: e.options.qos.min(message.qos),
-                    retain: e.options.retain_as_published && message.retain,
-                    subscription_ids: e.id.into_iter().collect(),
-                    shared: Some(e.filter.clone()),
-                };
-                if self.deliver(&e.session, delivery) {
-                    count += 1;
-                }
-            }
-        }
-        let _ = now;
-        count
-    }
-
-    /// Queues one delivery for one session and wakes its connection.
-    fn deliver(&self, session: &Session, delivery: Delivery) -> bool {
-        let mut st = session.lock();
-        if st.ended {
-            return false;
-        }
-        if st.link.is_none() && delivery.qos == QoS::AtMostOnce && !self.config.queue_qos0_offline {
-            self.metrics.drop_of(DropCause::OfflineQos0).inc();
-            return false;
-        }
-        match st.outbox.push(delivery, self.config.queue) {
-            Ok(()) => {
-                st.wake();
-                true
-            }
-            Err(cause) => {
-                self.metrics.drop_of(cause).inc();
-                tracing::debug!(client_id = %session.client_id.as_str(), ?cause, "message dropped for subscriber");
-                false
-            }
-        }
-    }
-
-    /// Hands deliveries of shared subscriptions taken from a departing member to
-    /// other members of their groups.
-    fn redistribute(&self, from: SessionKey, moved: Vec<Delivery>, now: Instant) {
-        if moved.is_empty() {
-            return;
-        }
-        let trie = self.subs.read();
-        for d in moved {
-            let Some(full_filter) = d.shared.clone() else {
-                continue;
-            };
-            let (Some(group), inner) = split_shared(&full_filter) else {
-                continue;
-            };
-            let Some(g) = trie.shared_group(inner, group) else {
-                continue;
-            };
-            let pick = g
-                .rotation()
-                .filter(|(k, _)| *k != from)
-                .find(|(_, e)| e.session.is_online())
-                .or_else(|| g.members().iter().find(|(k, _)| *k != from));
-            if let Some((_, e)) = pick {
-                if d.message.is_expired(now) {
-                    continue;
-                }
-                let delivery = Delivery {
-                    qos: e.options.qos.min(d.message.qos),
-                    subscription_ids: e.id.into_iter().collect(),
-                    shared: Some(e.filter.clone()),
-                    ..d
-                };
-                self.deliver(&e.session, delivery);
-            }
-        }
-    }
-
-    /// Subscribes `session` to `filter` with `options` (QoS capped to the server's
-    /// maximum, MQTT-3.2.2-9); replaces an identical subscription (MQTT-3.8.4-3).
-    /// Matching retained messages are queued according to Retain Handling
-    /// (MQTT-3.3.1-9..11; none for shared subscriptions, MQTT 5.0 §4.8.2). Returns
-    /// the granted QoS.
-    pub fn subscribe(
-        &self,
-        session: &Arc<Session>,
-        filter: &Utf8Bytes,
-        mut options: SubscriptionOptions,
-        id: Option<u32>,
-        now: Instant,
-    ) -> Result<QoS, SubscribeError> {
-        let (group, inner) = match topic::parse_shared(filter) {
-            Ok(Some(s)) => (Some(s.group), s.filter),
-            Ok(None) => (None, filter.as_str()),
-            Err(_) => return Err(SubscribeError::InvalidFilter),
-        };
-        if topic::validate_filter(inner).is_err()
-            || topic::levels(inner).count() > self.config.max_topic_levels
-        {
-            return Err(SubscribeError::InvalidFilter);
-        }
-        options.qos = options.qos.min(self.config.max_qos);
-        let existed = {
-            let mut st = session.lock();
-            if st.ended {
-                return Err(SubscribeError::SessionEnded);
-            }
-            let existed = st.subscriptions.contains_key(filter);
-            if !existed && st.subscriptions.len() >= self.config.max_subscriptions_per_session {
-                return Err(SubscribeError::QuotaExceeded);
-            }
-            st.subscriptions
-                .insert(filter.clone(), SubscriptionRecord { options, id });
-            existed
-        };
-        let entry = SubEntry {
-            session: session.clone(),
-            options,
-            id,
-            filter: filter.clone(),
-        };
-        if self
-            .subs
-            .write()
-            .insert(inner, group, session.key, entry)
-            .is_err()
-        {
-            session.lock().subscriptions.remove(filter);
-            return Err(SubscribeError::InvalidFilter);
-        }
-        let send_retained = group.is_none()
-            && match options.retain_handling {
-                RetainHandling::SendAtSubscribe => true,
-                RetainHandling::SendIfNew => !existed,
-                RetainHandling::DoNotSend => false,
-            };
-        if send_retained {
-            let mut found = Vec::new();
-            self.retained.read().for_each_match(inner, |_, m| {
-                if !m.is_expired(now) {
-                    found.push(m.clone());
-                }
-            });
-            for m in found {
-                let delivery = Delivery {
-                    qos: options.qos.min(m.qos),
-                    message: m,
-                    // MQTT-3.3.1-9: retained messages sent on subscribe carry RETAIN 1.
-                    retain: true,
-                    subscription_ids: id.into_iter().collect(),
-                    shared: None,
-                };
-                self.deliver(session, delivery);
-            }
-        }
-        Ok(options.qos)
-    }
-
-    /// Removes the subscription of `session` to exactly `filter`
-    /// (MQTT-3.10.4-1/2); returns whether it existed.
-    pub fn unsubscribe(&self, session: &Arc<Session>, filter: &str) -> bool {
-        let existed = session.lock().subscriptions.remove(filter).is_some();
-        if existed {
-            let (group, inner) = split_shared(filter);
-            self.subs.write().remove(inner, group, session.key);
-        }
-        existed
     }
 
     /// Every retained message matching `filter` (for the HTTP API and tests).
@@ -754,9 +666,21 @@ impl Broker {
         out
     }
 
-    /// Removes every session (server shutdown): nothing to persist in memory mode.
+    /// Every session, online and offline.
     pub fn sessions(&self) -> Vec<Arc<Session>> {
         self.sessions.lock().values().cloned().collect()
+    }
+}
+
+/// Deletes the durable records of deliveries taken out of a persistent session.
+fn forget_outbound(client_id: &str, st: &SessionState, taken: &[Delivery], ops: &mut Vec<StoreOp>) {
+    if st.persistent {
+        for d in taken.iter().filter(|d| d.seq != 0) {
+            ops.push(StoreOp::DeleteOutbound {
+                client_id: client_id.to_string(),
+                seq: d.seq,
+            });
+        }
     }
 }
 

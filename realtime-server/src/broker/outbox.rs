@@ -45,8 +45,11 @@ pub enum InflightPhase {
     /// PUBLISH sent (or to be resent), waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
     Published(Delivery),
     /// QoS 2: PUBREC received and PUBREL sent, waiting for PUBCOMP. The message
-    /// itself is no longer needed.
-    Released,
+    /// itself is no longer needed; `seq` is its durable outbound sequence number.
+    Released {
+        /// The delivery's [`Delivery::seq`].
+        seq: u64,
+    },
 }
 
 impl PartialEq for Delivery {
@@ -82,8 +85,12 @@ pub enum Resend {
 /// The result of an acknowledgement from the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AckResult {
-    /// The acknowledgement matched a message in the expected phase.
-    Done,
+    /// The acknowledgement completed the message with this [`Delivery::seq`].
+    Done(u64),
+    /// PUBREC: the message moved to [`InflightPhase::Released`] (send PUBREL).
+    Released(u64),
+    /// A repeated PUBREC for a released message (send PUBREL again).
+    Repeated,
     /// No message in flight has this packet identifier in this phase.
     Unknown,
 }
@@ -145,13 +152,14 @@ impl Outbox {
         &mut self,
         now: Instant,
         window: usize,
-        mut on_drop: impl FnMut(DropCause),
+        mut on_drop: impl FnMut(DropCause, &Delivery),
     ) -> Option<Delivery> {
         loop {
             let front = self.queue.front()?;
             if front.message.is_expired(now) {
-                self.take_front();
-                on_drop(DropCause::Expired);
+                if let Some(d) = self.take_front() {
+                    on_drop(DropCause::Expired, &d);
+                }
                 continue;
             }
             if front.qos != QoS::AtMostOnce && self.inflight.len() >= window {
@@ -210,11 +218,17 @@ impl Outbox {
 
     /// PUBACK for a QoS 1 message: it is done.
     pub fn puback(&mut self, packet_id: PacketId) -> AckResult {
-        match self.position(packet_id) {
-            Some(pos) if matches!(self.inflight.get(pos), Some(Inflight { phase: InflightPhase::Published(d), .. }) if d.qos == QoS::AtLeastOnce) =>
-            {
+        let Some(pos) = self.position(packet_id) else {
+            return AckResult::Unknown;
+        };
+        match self.inflight.get(pos) {
+            Some(Inflight {
+                phase: InflightPhase::Published(d),
+                ..
+            }) if d.qos == QoS::AtLeastOnce => {
+                let seq = d.seq;
                 self.remove_at(pos);
-                AckResult::Done
+                AckResult::Done(seq)
             }
             _ => AckResult::Unknown,
         }
@@ -232,43 +246,81 @@ impl Outbox {
         };
         match &m.phase {
             InflightPhase::Published(d) if d.qos == QoS::ExactlyOnce => {
+                let seq = d.seq;
                 if success {
-                    m.phase = InflightPhase::Released;
+                    m.phase = InflightPhase::Released { seq };
+                    AckResult::Released(seq)
                 } else {
                     self.remove_at(pos);
+                    AckResult::Done(seq)
                 }
-                AckResult::Done
             }
             // A repeated PUBREC: answer with PUBREL again.
-            InflightPhase::Released => AckResult::Done,
+            InflightPhase::Released { .. } => AckResult::Repeated,
             InflightPhase::Published(_) => AckResult::Unknown,
         }
     }
 
     /// PUBCOMP for a released QoS 2 message: it is done.
     pub fn pubcomp(&mut self, packet_id: PacketId) -> AckResult {
-        match self.position(packet_id) {
-            Some(pos)
-                if matches!(
-                    self.inflight.get(pos),
-                    Some(Inflight {
-                        phase: InflightPhase::Released,
-                        ..
-                    })
-                ) =>
-            {
+        let found = self
+            .position(packet_id)
+            .and_then(|pos| self.inflight.get(pos).map(|m| (pos, m.phase.clone())));
+        match found {
+            Some((pos, InflightPhase::Released { seq })) => {
                 self.remove_at(pos);
-                AckResult::Done
+                AckResult::Done(seq)
             }
             _ => AckResult::Unknown,
         }
     }
 
     /// Forgets a message just put in flight that turned out not to be sendable
-    /// (too large for the client: "behave as if it had completed", MQTT-3.1.2-25).
-    pub fn abandon(&mut self, packet_id: PacketId) {
-        if let Some(pos) = self.position(packet_id) {
-            self.remove_at(pos);
+    /// (too large for the client: "behave as if it had completed", MQTT-3.1.2-25);
+    /// returns its [`Delivery::seq`].
+    pub fn abandon(&mut self, packet_id: PacketId) -> Option<u64> {
+        let pos = self.position(packet_id)?;
+        match self.remove_at(pos)?.phase {
+            InflightPhase::Published(d) => Some(d.seq),
+            InflightPhase::Released { seq } => Some(seq),
+        }
+    }
+
+    /// Gives every QoS > 0 delivery without a durable sequence number one (through
+    /// `assign`) and returns copies of what is in flight (published, not released)
+    /// and queued at QoS > 0: what a session that becomes persistent must write.
+    pub fn snapshot_for_store(
+        &mut self,
+        mut assign: impl FnMut(&mut Delivery),
+    ) -> (Vec<(PacketId, Delivery)>, Vec<Delivery>) {
+        let mut inflight = Vec::new();
+        for m in &mut self.inflight {
+            if let InflightPhase::Published(d) = &mut m.phase {
+                assign(d);
+                inflight.push((m.packet_id, d.clone()));
+            }
+        }
+        let mut queued = Vec::new();
+        for d in &mut self.queue {
+            if d.qos != QoS::AtMostOnce {
+                assign(d);
+                queued.push(d.clone());
+            }
+        }
+        (inflight, queued)
+    }
+
+    /// Restores a queued delivery at start-up (no limits: it was accepted before).
+    pub fn restore_queued(&mut self, delivery: Delivery) {
+        self.queued_bytes += delivery.message.queue_cost();
+        self.queue.push_back(delivery);
+    }
+
+    /// Restores a message in flight at start-up, with its packet identifier.
+    pub fn restore_inflight(&mut self, packet_id: PacketId, phase: InflightPhase) {
+        if self.in_use.insert(packet_id.get()) {
+            self.last_packet_id = self.last_packet_id.max(packet_id.get());
+            self.inflight.push_back(Inflight { packet_id, phase });
         }
     }
 
@@ -279,7 +331,7 @@ impl Outbox {
             .iter()
             .map(|m| match &m.phase {
                 InflightPhase::Published(d) => Resend::Publish(m.packet_id, d.clone()),
-                InflightPhase::Released => Resend::PubRel(m.packet_id),
+                InflightPhase::Released { .. } => Resend::PubRel(m.packet_id),
             })
             .collect()
     }
@@ -347,6 +399,7 @@ mod tests {
             retain: false,
             subscription_ids: Vec::new(),
             shared: None,
+            seq: 0,
         }
     }
 
@@ -359,19 +412,19 @@ mod tests {
         for qos in [QoS::AtLeastOnce, QoS::AtLeastOnce, QoS::AtMostOnce] {
             o.push(delivery(qos, now), QueueLimits::default()).unwrap();
         }
-        let first = o.pop_ready(now, 1, |_| {}).unwrap();
+        let first = o.pop_ready(now, 1, |_, _| {}).unwrap();
         let id = o.start(first);
         // The window of 1 is full: the QoS 1 message waits, and the QoS 0 message
         // behind it waits too.
-        assert!(o.pop_ready(now, 1, |_| {}).is_none());
+        assert!(o.pop_ready(now, 1, |_, _| {}).is_none());
         assert_eq!(o.queued(), 2);
-        assert_eq!(o.puback(id), AckResult::Done);
+        assert_eq!(o.puback(id), AckResult::Done(0));
         assert_eq!(o.puback(id), AckResult::Unknown);
-        let second = o.pop_ready(now, 1, |_| {}).unwrap();
+        let second = o.pop_ready(now, 1, |_, _| {}).unwrap();
         assert_eq!(second.qos, QoS::AtLeastOnce);
         o.start(second);
         // Nothing in front of it: QoS 0 goes whatever the window.
-        assert_eq!(o.pop_ready(now, 1, |_| {}).unwrap().qos, QoS::AtMostOnce);
+        assert_eq!(o.pop_ready(now, 1, |_, _| {}).unwrap().qos, QoS::AtMostOnce);
     }
 
     /// MQTT-2.2.1-4: packet identifiers in flight are distinct and non-zero, also
@@ -384,7 +437,7 @@ mod tests {
         for _ in 0..70_000 {
             let id = o.start(delivery(QoS::AtLeastOnce, now));
             assert_ne!(id, stuck);
-            assert_eq!(o.puback(id), AckResult::Done);
+            assert_eq!(o.puback(id), AckResult::Done(0));
         }
         assert_eq!(o.inflight_len(), 1);
     }
@@ -403,17 +456,17 @@ mod tests {
             "PUBACK does not complete QoS 2"
         );
         assert_eq!(o.pubcomp(a), AckResult::Unknown, "PUBCOMP before PUBREC");
-        assert_eq!(o.pubrec(a, true), AckResult::Done);
+        assert_eq!(o.pubrec(a, true), AckResult::Released(0));
         assert_eq!(
             o.pubrec(a, true),
-            AckResult::Done,
+            AckResult::Repeated,
             "repeated PUBREC gets PUBREL again"
         );
         assert!(
             matches!(o.resend().as_slice(), [Resend::PubRel(x), Resend::Publish(y, _)] if *x == a && *y == b)
         );
-        assert_eq!(o.pubcomp(a), AckResult::Done);
-        assert_eq!(o.pubrec(b, false), AckResult::Done);
+        assert_eq!(o.pubcomp(a), AckResult::Done(0));
+        assert_eq!(o.pubrec(b, false), AckResult::Done(0));
         assert_eq!(o.inflight_len(), 0);
     }
 
@@ -461,13 +514,14 @@ mod tests {
                 retain: false,
                 subscription_ids: vec![],
                 shared: None,
+                seq: 0,
             },
             limits,
         )
         .unwrap();
         let mut dropped = Vec::new();
         assert!(
-            o.pop_ready(now + Duration::from_secs(2), 10, |c| dropped.push(c))
+            o.pop_ready(now + Duration::from_secs(2), 10, |c, _| dropped.push(c))
                 .is_none()
         );
         assert_eq!(dropped, [DropCause::Expired]);
@@ -499,6 +553,7 @@ mod shared_tests {
             retain: false,
             subscription_ids: Vec::new(),
             shared: shared.then(|| "$share/g/t".into()),
+            seq: 0,
         }
     }
 

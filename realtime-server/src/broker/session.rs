@@ -65,6 +65,11 @@ pub struct SessionState {
     pub will_due: Option<Instant>,
     /// When the last connection ended, while offline.
     pub disconnected_at: Option<Instant>,
+    /// Whether the durable store holds a record of this session (it outlives its
+    /// connection and the broker has a store).
+    pub persistent: bool,
+    /// The last sequence number given to a persisted delivery.
+    pub next_seq: u64,
 }
 
 /// A session: its identity and its state.
@@ -99,6 +104,8 @@ impl Session {
                 will: None,
                 will_due: None,
                 disconnected_at: None,
+                persistent: false,
+                next_seq: 0,
             }),
         }
     }

@@ -6,9 +6,10 @@
 //! that concerns sessions and routing, and encodes its answers and deliveries into
 //! its [`OutQueue`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -21,7 +22,8 @@ use tokio::sync::Notify;
 
 use super::convert::{message_from_publish, will_message};
 use crate::broker::{
-    AckResult, Broker, ConnectRequest, Delivery, Departure, DropCause, Resend, Session,
+    AckResult, Broker, Commit, ConnectRequest, Delivery, Departure, DropCause, NextDelivery,
+    Resend, Session,
 };
 use crate::conn::{OutQueue, Protocol, Status};
 use crate::metrics::Transport;
@@ -71,6 +73,17 @@ pub struct MqttConnection {
     connect_deadline: Instant,
     live: Option<Box<Live>>,
     closed: bool,
+    /// Acknowledgements of client PUBLISH packets waiting for their batch to be
+    /// durable, in arrival order.
+    pending_acks: VecDeque<(Commit, Packet)>,
+    store_waiter: Arc<StoreWaiter>,
+}
+
+/// The task waiting for the store on behalf of a connection.
+#[derive(Debug, Default)]
+struct StoreWaiter {
+    active: AtomicBool,
+    failed: AtomicBool,
 }
 
 impl MqttConnection {
@@ -95,6 +108,8 @@ impl MqttConnection {
             connect_deadline,
             live: None,
             closed: false,
+            pending_acks: VecDeque::new(),
+            store_waiter: Arc::default(),
         }
     }
 
@@ -383,30 +398,96 @@ impl MqttConnection {
             if self.out.len() >= OUTPUT_HIGH_WATER {
                 return Status::Open;
             }
-            let mut st = session.lock();
-            if !st.is_attached(conn_id) {
-                drop(st);
-                // MQTT-3.1.4-3: the session was taken over by a new connection.
-                tracing::info!(peer = %self.peer, client_id = session.client_id.as_str(), "session taken over");
-                if version.is_v5() {
-                    self.send(&Packet::Disconnect(Disconnect::new(
-                        ReasonCode::SessionTakenOver,
-                    )));
+            match self.broker.next_delivery(&session, conn_id, window, now) {
+                NextDelivery::Empty => return Status::Open,
+                NextDelivery::Item(d, id) => self.write_publish(d, id, false, now),
+                NextDelivery::Detached => {
+                    // MQTT-3.1.4-3: the session was taken over by a new connection.
+                    tracing::info!(peer = %self.peer, client_id = session.client_id.as_str(), "session taken over");
+                    if version.is_v5() {
+                        self.send(&Packet::Disconnect(Disconnect::new(
+                            ReasonCode::SessionTakenOver,
+                        )));
+                    }
+                    self.closed = true;
+                    return Status::Close;
                 }
-                self.closed = true;
-                return Status::Close;
             }
-            let metrics = &self.broker.metrics;
-            let Some(d) = st
-                .outbox
-                .pop_ready(now, window, |cause| metrics.drop_of(cause).inc())
-            else {
-                return Status::Open;
-            };
-            let id = (d.qos != QoS::AtMostOnce).then(|| st.outbox.start(d.clone()));
-            drop(st);
-            self.write_publish(d, id, false, now);
         }
+    }
+
+    /// Queues the acknowledgement of a client's PUBLISH: sent at once, or when its
+    /// batch is durable (`sync` store), always in the order the PUBLISH packets came.
+    fn queue_ack(&mut self, commit: Commit, ack: Packet, now: Instant) -> Status {
+        match commit {
+            Commit::Failed => {
+                return self.fail(
+                    ReasonCode::UnspecifiedError,
+                    "the message could not be stored; not acknowledged",
+                    now,
+                );
+            }
+            Commit::Done if self.pending_acks.is_empty() => self.send(&ack),
+            commit => self.pending_acks.push_back((commit, ack)),
+        }
+        Status::Open
+    }
+
+    /// Sends the acknowledgements whose batches are durable; arranges a wake-up
+    /// for the rest.
+    fn release_acks(&mut self, now: Instant) -> Status {
+        if self.pending_acks.is_empty() {
+            return Status::Open;
+        }
+        if self.store_waiter.failed.load(Ordering::Acquire) {
+            return self.fail(
+                ReasonCode::UnspecifiedError,
+                "the store failed; messages not acknowledged",
+                now,
+            );
+        }
+        let Some(store) = self.broker.store().cloned() else {
+            while let Some((_, ack)) = self.pending_acks.pop_front() {
+                self.send(&ack);
+            }
+            return Status::Open;
+        };
+        while let Some((commit, _)) = self.pending_acks.front() {
+            let ready = match commit {
+                Commit::Pending(ticket) => store.is_durable(*ticket),
+                _ => true,
+            };
+            if !ready {
+                break;
+            }
+            if let Some((_, ack)) = self.pending_acks.pop_front() {
+                self.send(&ack);
+            }
+        }
+        let last = self.pending_acks.iter().rev().find_map(|(c, _)| match c {
+            Commit::Pending(t) => Some(*t),
+            _ => None,
+        });
+        if let Some(ticket) = last
+            && !self.store_waiter.active.swap(true, Ordering::AcqRel)
+        {
+            // Tickets are ordered: waiting for the last covers the earlier ones.
+            let waiter = self.store_waiter.clone();
+            let wake = self.wake.clone();
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn(async move {
+                        if store.wait_durable(ticket).await.is_err() {
+                            waiter.failed.store(true, Ordering::Release);
+                        }
+                        waiter.active.store(false, Ordering::Release);
+                        wake.notify_one();
+                    });
+                }
+                Err(_) => self.store_waiter.active.store(false, Ordering::Release),
+            }
+        }
+        Status::Open
     }
 
     /// Encodes one PUBLISH to this client: per-subscriber header (topic alias,
@@ -457,7 +538,7 @@ impl MqttConnection {
                     .drop_of(DropCause::TooLargeForClient)
                     .inc();
                 if let Some(id) = packet_id {
-                    live.session.lock().outbox.abandon(id);
+                    self.broker.abandon(&live.session, id);
                 }
                 return;
             }
@@ -479,12 +560,19 @@ impl MqttConnection {
         match packet {
             Packet::Publish(p) => self.on_publish(p, now),
             Packet::PubAck(r) => {
-                self.with_outbox(|o| o.puback(r.packet_id));
+                if let Some(l) = &self.live {
+                    self.broker.puback(&l.session, r.packet_id);
+                }
                 Status::Open
             }
             Packet::PubRec(r) => {
                 let success = !r.reason_code.is_error();
-                let result = self.with_outbox(|o| o.pubrec(r.packet_id, success));
+                let result = match &self.live {
+                    Some(l) => self.broker.pubrec(&l.session, r.packet_id, success),
+                    None => AckResult::Unknown,
+                };
+                // MQTT-4.3.3: PUBREL follows a successful PUBREC; an error PUBREC
+                // ends the flow (MQTT-4.8.2-6).
                 if success {
                     let mut rel = PubResponse::new(r.packet_id);
                     if result == AckResult::Unknown {
@@ -499,16 +587,18 @@ impl MqttConnection {
                 let known = self
                     .live
                     .as_ref()
-                    .is_some_and(|l| l.session.lock().incoming_qos2.remove(&r.packet_id.get()));
+                    .is_some_and(|l| self.broker.release_incoming(&l.session, r.packet_id));
                 let mut comp = PubResponse::new(r.packet_id);
                 if !known {
                     comp.reason_code = ReasonCode::PacketIdentifierNotFound;
                 }
-                self.send(&Packet::PubComp(comp));
-                Status::Open
+                // In order behind any acknowledgement still waiting for the disk.
+                self.queue_ack(Commit::Done, Packet::PubComp(comp), now)
             }
             Packet::PubComp(r) => {
-                self.with_outbox(|o| o.pubcomp(r.packet_id));
+                if let Some(l) = &self.live {
+                    self.broker.pubcomp(&l.session, r.packet_id);
+                }
                 Status::Open
             }
             Packet::Subscribe(s) => self.on_subscribe(s, now),
@@ -539,13 +629,6 @@ impl MqttConnection {
                 );
                 self.fail(ReasonCode::ProtocolError, &why, now)
             }
-        }
-    }
-
-    fn with_outbox(&self, f: impl FnOnce(&mut crate::broker::Outbox) -> AckResult) -> AckResult {
-        match &self.live {
-            Some(l) => f(&mut l.session.lock().outbox),
-            None => AckResult::Unknown,
         }
     }
 
@@ -619,50 +702,41 @@ impl MqttConnection {
             self.ack_publish(&p, ReasonCode::TopicNameInvalid);
             return Status::Open;
         }
-        if let (QoS::ExactlyOnce, Some(id)) = (p.qos, p.packet_id) {
-            {
-                let mut st = session.lock();
-                if st.incoming_qos2.contains(&id.get()) {
-                    // A resent QoS 2 PUBLISH: already routed, only PUBREC again
-                    // (MQTT-4.3.3-10: not delivered twice).
-                    drop(st);
-                    self.ack_publish(&p, ReasonCode::Success);
-                    return Status::Open;
-                }
-                if st.incoming_qos2.len() >= usize::from(config.receive_maximum) {
-                    drop(st);
-                    return self.fail(
-                        ReasonCode::ReceiveMaximumExceeded,
-                        "more QoS 2 PUBLISH unacknowledged than Receive Maximum [MQTT-3.3.4-7]",
-                        now,
-                    );
-                }
-                st.incoming_qos2.insert(id.get());
-            }
-        }
         let qos = p.qos;
         let packet_id = p.packet_id;
-        self.broker.metrics.received_at(qos).inc();
-        let matched = self
-            .broker
-            .publish(message_from_publish(p, session.key, now), now);
         if qos != QoS::AtMostOnce {
-            let code = if matched == 0 && version.is_v5() {
-                ReasonCode::NoMatchingSubscribers
-            } else {
-                ReasonCode::Success
-            };
-            if let Some(id) = packet_id {
-                let mut ack = PubResponse::new(id);
-                ack.reason_code = code;
-                self.send(&if qos == QoS::AtLeastOnce {
-                    Packet::PubAck(ack)
-                } else {
-                    Packet::PubRec(ack)
-                });
+            // MQTT-3.3.4-7: QoS 1/2 PUBLISH not yet acknowledged (waiting for the
+            // disk, or QoS 2 waiting for PUBREL) count against Receive Maximum.
+            let unacked = self.pending_acks.len() + self.broker.incoming_qos2_pending(&session);
+            if unacked >= usize::from(config.receive_maximum) {
+                return self.fail(
+                    ReasonCode::ReceiveMaximumExceeded,
+                    "more QoS 1/2 PUBLISH unacknowledged than Receive Maximum [MQTT-3.3.4-7]",
+                    now,
+                );
             }
         }
-        Status::Open
+        self.broker.metrics.received_at(qos).inc();
+        let qos2_id = packet_id.filter(|_| qos == QoS::ExactlyOnce);
+        let message = message_from_publish(p, session.key, now);
+        let result = self.broker.publish_from(&session, message, qos2_id, now);
+        let Some(id) = packet_id else {
+            return Status::Open;
+        };
+        // A resent QoS 2 PUBLISH is only acknowledged again (MQTT-4.3.3-10).
+        let code = if result.matched == 0 && !result.duplicate && version.is_v5() {
+            ReasonCode::NoMatchingSubscribers
+        } else {
+            ReasonCode::Success
+        };
+        let mut ack = PubResponse::new(id);
+        ack.reason_code = code;
+        let ack = if qos == QoS::AtLeastOnce {
+            Packet::PubAck(ack)
+        } else {
+            Packet::PubRec(ack)
+        };
+        self.queue_ack(result.commit, ack, now)
     }
 
     /// PUBACK or PUBREC for `p` with `code`.
@@ -771,7 +845,7 @@ impl Protocol for MqttConnection {
             .metrics
             .bytes_received
             .add((before - input.len()) as u64);
-        if status == Status::Close {
+        if status == Status::Close || self.release_acks(now) == Status::Close {
             return Status::Close;
         }
         self.pull(now)
@@ -785,6 +859,9 @@ impl Protocol for MqttConnection {
     }
 
     fn on_wake(&mut self, now: Instant) -> Status {
+        if self.release_acks(now) == Status::Close {
+            return Status::Close;
+        }
         self.pull(now)
     }
 
@@ -838,7 +915,8 @@ impl Protocol for MqttConnection {
     }
 
     fn read_paused(&self) -> bool {
-        self.out.len() > OUTPUT_PAUSE_READ
+        // Back-pressure: the client does not read, or the store cannot keep up.
+        self.out.len() > OUTPUT_PAUSE_READ || self.broker.store_backlogged()
     }
 }
 

@@ -497,6 +497,18 @@ impl Store {
         check(&shared.lock()).unwrap_or(Err(StoreError::Closed))
     }
 
+    /// Whether the queue to the writer is at its bound, so that [`Store::submit`]
+    /// would refuse a batch: a connection stops reading meanwhile (back-pressure).
+    pub fn is_backlogged(&self) -> bool {
+        let shared = &self.inner.shared;
+        shared.lock().pending_bytes >= shared.max_pending_bytes
+    }
+
+    /// Whether the store has failed for good (see [`StoreError::Failed`]).
+    pub fn has_failed(&self) -> bool {
+        self.inner.shared.lock().failed.is_some()
+    }
+
     /// Whether the batch of `ticket` may be acknowledged now (see [`Store::wait_durable`]).
     pub fn is_durable(&self, ticket: CommitTicket) -> bool {
         let shared = &self.inner.shared;

@@ -370,7 +370,7 @@ impl JsonClient {
                 let metrics = &self.broker.metrics;
                 // `/ws` deliveries are never put in flight: they are done once written.
                 st.outbox
-                    .pop_ready(now, usize::MAX, |cause| metrics.drop_of(cause).inc())
+                    .pop_ready(now, usize::MAX, |cause, _| metrics.drop_of(cause).inc())
             };
             let Some(d) = delivery else {
                 return Status::Open;
