@@ -9,6 +9,7 @@ use tokio::sync::watch;
 
 use crate::Config;
 use crate::broker::{Broker, BrokerConfig};
+use crate::store::{Store, StoreOptions};
 
 /// A bound, not yet running server.
 pub struct Server {
@@ -18,16 +19,38 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds every listener of `config`, with the default broker settings.
+    /// Binds every listener of `config`, with the broker settings it gives.
     pub async fn bind(config: &Config) -> io::Result<Self> {
-        Self::bind_with(config, BrokerConfig::default()).await
+        Self::bind_with(config, config.broker_config()).await
     }
 
-    /// Binds every listener of `config`; the broker runs with `broker`.
+    /// Binds every listener of `config`; the broker runs with `broker`. With a
+    /// data directory, the store is opened and the broker's state recovered from
+    /// it before anything is accepted.
     pub async fn bind_with(config: &Config, broker: BrokerConfig) -> io::Result<Self> {
+        let broker = match &config.data_dir {
+            None => Arc::new(Broker::new(broker)),
+            Some(dir) => {
+                let options = StoreOptions {
+                    mode: config.store_mode(),
+                    ..StoreOptions::default()
+                };
+                let dir = dir.clone();
+                let (store, snapshot) = tokio::task::spawn_blocking(move || {
+                    let store = Store::open(&dir, options)?;
+                    let snapshot = store.load()?;
+                    Ok::<_, crate::store::StoreError>((store, snapshot))
+                })
+                .await
+                .map_err(io::Error::other)?
+                .map_err(io::Error::other)?;
+                let broker = Arc::new(Broker::with_store(broker, store));
+                broker.recover(snapshot, std::time::Instant::now());
+                broker
+            }
+        };
         let mqtt = TcpListener::bind(config.mqtt_listen).await?;
         let http = TcpListener::bind(config.http_listen).await?;
-        let broker = Arc::new(Broker::new(broker));
         Ok(Self { mqtt, http, broker })
     }
 
@@ -67,6 +90,13 @@ impl Server {
         ));
         let _ = shutdown.changed().await;
         let _ = tokio::join!(mqtt, timers, sys, http);
+        if let Some(store) = self.broker.store() {
+            // Connections were told to go; what they changed reaches the disk.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            if let Err(err) = store.flush().await {
+                tracing::error!(%err, "store flush at shutdown failed");
+            }
+        }
         Ok(())
     }
 }

@@ -109,6 +109,19 @@ impl ServerProcess {
     }
 }
 
+impl ServerProcess {
+    /// Kills the server with SIGKILL (no shutdown path runs) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -164,6 +177,7 @@ impl InProcessServer {
         let config = realtime_server::Config {
             mqtt_listen: "127.0.0.1:0".parse().unwrap(),
             http_listen: "127.0.0.1:0".parse().unwrap(),
+            ..realtime_server::Config::default()
         };
         let server = realtime_server::Server::bind_with(&config, broker)
             .await

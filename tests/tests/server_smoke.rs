@@ -8,6 +8,7 @@ async fn healthz_answers_200_and_unknown_paths_404() {
     let config = Config {
         mqtt_listen: "127.0.0.1:0".parse().unwrap(),
         http_listen: "127.0.0.1:0".parse().unwrap(),
+        ..Config::default()
     };
     let server = Server::bind(&config).await.unwrap();
     let http = server.http_addr().unwrap();
