@@ -166,6 +166,10 @@ async fn write_requests(
         writer.flush().await?;
         Counters::add(&counters.sent, more as u64 + 1);
     }
+    // Keep the connection open (dropping the write half would end it) until the run
+    // aborts the task, so the echoes in flight can still come back.
+    std::future::pending::<()>().await;
+    drop(writer);
     Ok(())
 }
 
