@@ -383,12 +383,15 @@ def write_markdown(results, scen, args, versions, started, load, commit, out_pat
             med[(sid, server)]["_error"] = errs[0]
     g = lambda sid, srv, k: med.get((sid, srv), {}).get(k)
 
+    runs = sorted({(r.get("started", started), r.get("commit", commit), r.get("load", load))
+                   for rs in results.values() for r in rs})
+    when = "; ".join(f"{s} at commit `{c}` (load average {l})" for s, c, l in runs)
     lines = [BEGIN, "## realtime-server vs peers", ""]
     lines += [
-        f"Measured by `bench/compare.py --reps {args.reps} --duration {args.duration}` on "
-        f"{started} (commit `{commit}`), client and server on one 2-core machine shared with "
-        f"other engineers' builds (load average at the start: {load}). Every cell is the "
-        f"median of {args.reps} runs (1 for the 10,000-connection and 100k scenarios); servers "
+        f"Measured by `bench/compare.py` (`--duration {args.duration}`, medians of "
+        f"`--reps {args.reps}`; 1 run for the 10,000-connection and 100k scenarios): {when}. "
+        "Client and server share one 2-core machine with other engineers' builds and "
+        "fuzzers, so absolute numbers move by ±30 % between runs; servers "
         "alternate within each repetition, each started fresh per run. Ratios are "
         "realtime-server / peer: above 1 is better for rates, below 1 is better for "
         "latency and memory. The load generator is `realtime-bench` (one client thread); "
@@ -524,7 +527,18 @@ def main():
     chosen = {k: v for k, v in scen.items() if (not only or k in only) and k not in skip}
     wanted = [s for s in args.servers.split(",") if s]
     results = {}
-    raw = open(RESULTS / "latest.jsonl", "w")
+    # Scenarios not run this time keep their results from the previous run (so that
+    # `--only` refreshes part of the section without dropping the rest).
+    previous = RESULTS / "latest.jsonl"
+    if previous.exists():
+        for line in previous.read_text().splitlines():
+            r = json.loads(line)
+            if r.get("id") in scen and r.get("id") not in chosen:
+                results.setdefault((r["id"], r["server"]), []).append(r)
+    raw = open(RESULTS / "latest.jsonl.new", "w")
+    for runs in results.values():
+        for r in runs:
+            raw.write(json.dumps(r) + "\n")
     with tempfile.TemporaryDirectory(prefix="rt-compare-") as tmp:
         servers = make_servers(tmp)
         for rep in range(args.reps):
@@ -543,13 +557,15 @@ def main():
                         res = {"error": str(e)}
                     finally:
                         srv.stop()
-                    res.update({"id": sid, "server": name, "rep": rep})
+                    res.update({"id": sid, "server": name, "rep": rep, "commit": commit,
+                                "started": started, "load": load})
                     raw.write(json.dumps(res) + "\n")
                     raw.flush()
                     results.setdefault((sid, name), []).append(res)
                     time.sleep(1)
     raw.close()
-    write_markdown(results, chosen, args, tool_versions(), started, load, commit,
+    (RESULTS / "latest.jsonl.new").replace(RESULTS / "latest.jsonl")
+    write_markdown(results, scen, args, tool_versions(), started, load, commit,
                    Path(args.out))
     log(f"wrote {args.out}, {RESULTS / 'peers.svg'} and {RESULTS / 'latest.jsonl'}")
 

@@ -18,6 +18,7 @@ mod smoke {
         let config = Config {
             mqtt_listen: "127.0.0.1:0".parse().unwrap(),
             http_listen: "127.0.0.1:0".parse().unwrap(),
+            ..Config::default()
         };
         let server = Server::bind(&config).await.unwrap();
         let addr = server.mqtt_addr().unwrap();
