@@ -5,6 +5,7 @@
 use bytes::{Bytes, BytesMut};
 
 use crate::error::{DecodeError, Rule};
+use crate::packet::publish::take_plain;
 use crate::packet::{
     Connect, FixedHeader, MAX_PACKET_SIZE, Packet, decode_frame, parse_fixed_header,
 };
@@ -15,14 +16,15 @@ const TOO_LARGE: Rule = Rule::new("MQTT-5.0 §3.1.2.11.4", "MQTT-3.1.1 §2.2.3")
 /// The first packet of a connection is not CONNECT.
 const FIRST_PACKET: Rule = Rule::new("MQTT-3.1.0-1", "MQTT-3.1.0-1");
 
-/// Finds the next whole packet in `buf`, checking its size against `max` as soon
-/// as its fixed header is complete, before the body is buffered.
+/// The fixed header of the next packet in `buf` if the whole packet is there,
+/// checking its size against `max` as soon as the fixed header is complete,
+/// before the body is buffered.
 #[inline]
-fn next_frame(
+fn whole_packet(
     buf: &mut BytesMut,
     version: ProtocolVersion,
     max: u32,
-) -> Result<Option<(FixedHeader, Bytes)>, DecodeError> {
+) -> Result<Option<FixedHeader>, DecodeError> {
     let Some(header) = parse_fixed_header(buf, version)? else {
         return Ok(None);
     };
@@ -41,7 +43,18 @@ fn next_frame(
         buf.reserve(len - buf.len());
         return Ok(None);
     }
-    Ok(Some((header, buf.split_to(len).freeze())))
+    Ok(Some(header))
+}
+
+/// The next whole packet in `buf`, split off (see [`whole_packet`]).
+#[inline]
+fn next_frame(
+    buf: &mut BytesMut,
+    version: ProtocolVersion,
+    max: u32,
+) -> Result<Option<(FixedHeader, Bytes)>, DecodeError> {
+    Ok(whole_packet(buf, version, max)?
+        .map(|header| (header, buf.split_to(header.packet_len()).freeze())))
 }
 
 /// The decoder of an established connection whose protocol version is known.
@@ -99,6 +112,16 @@ impl Decoder {
     /// all there yet (the buffer is then reserved for the rest of it).
     #[inline]
     pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<Packet>, DecodeError> {
+        let Some(header) = whole_packet(buf, self.version, self.max_packet_size)? else {
+            return Ok(None);
+        };
+        if header.packet_type == PacketType::Publish {
+            if let Some(p) = take_plain(buf, header, self.version)
+                .map_err(|e| e.in_packet(PacketType::Publish))?
+            {
+                return Ok(Some(Packet::Publish(p)));
+            }
+        }
         match next_frame(buf, self.version, self.max_packet_size)? {
             Some((header, frame)) => decode_frame(header, frame, self.version).map(Some),
             None => Ok(None),

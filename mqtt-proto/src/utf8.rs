@@ -3,7 +3,7 @@
 
 use core::{borrow::Borrow, fmt, hash, ops::Deref};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
 
 /// Why bytes are not an MQTT UTF-8 Encoded String.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,11 +155,40 @@ impl Utf8Bytes {
         Ok(Self(bytes))
     }
 
+    /// Checks the `len` bytes after the first `skip` bytes of `buf` like
+    /// [`Utf8Bytes::from_topic_name`] and, if they pass, splits `skip + len` bytes
+    /// off `buf` without copying and keeps the last `len`. On error `buf` is left
+    /// as it was.
+    #[inline]
+    pub(crate) fn split_topic_name(
+        buf: &mut BytesMut,
+        skip: usize,
+        len: usize,
+    ) -> Result<Self, TopicNameError> {
+        let Some(bytes) = buf.get(skip..skip + len) else {
+            return Err(TopicNameError::Utf8(Utf8Error::IllFormed));
+        };
+        match scan_topic_name(bytes) {
+            Scan::Ascii => {}
+            Scan::NonAscii => {
+                if core::str::from_utf8(bytes).is_err() {
+                    return Err(TopicNameError::Utf8(Utf8Error::IllFormed));
+                }
+            }
+            Scan::Null => return Err(TopicNameError::Utf8(Utf8Error::Null)),
+            Scan::Wildcard => return Err(TopicNameError::Wildcard),
+        }
+        let mut topic = buf.split_to(skip + len).freeze();
+        topic.advance(skip);
+        Ok(Self(topic))
+    }
+
     /// The string.
     pub fn as_str(&self) -> &str {
         // SAFETY: every constructor checks that the bytes are UTF-8 (`from_utf8`,
-        // `from_mqtt`, `from_topic_name`: all-ASCII or `from_utf8` passed) or takes
-        // them from a `str`; `Bytes` are immutable afterwards.
+        // `from_mqtt`, `from_topic_name` and `split_topic_name`: all-ASCII or
+        // `from_utf8` passed on exactly the bytes kept) or takes them from a `str`;
+        // `Bytes` are immutable afterwards.
         unsafe { core::str::from_utf8_unchecked(&self.0) }
     }
 

@@ -3,6 +3,8 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use super::FixedHeader;
+
 use super::{
     Body, PacketId, encoded_len, invalid, invalid_property, qos_bits, read_packet_id,
     size_mismatch, total_len,
@@ -10,7 +12,7 @@ use super::{
 use crate::error::{DecodeError, EncodeError, Rule};
 use crate::packet::connect::check_topic_name;
 use crate::properties::{Dropped, PublishProperties, with_length};
-use crate::reader::{Reader, UTF8_NO_NULL};
+use crate::reader::{REMAINING_LENGTH, Reader, UTF8_NO_NULL};
 use crate::utf8::{TopicNameError, Utf8Bytes, Utf8Error};
 use crate::writer::{Out, field_len, put_field, write_exact};
 use crate::{PacketType, ProtocolVersion, QoS};
@@ -158,15 +160,7 @@ impl Publish {
 fn topic_name(r: &mut Reader<'_>) -> Result<Utf8Bytes, DecodeError> {
     let len = usize::from(r.u16()?);
     let raw = r.bytes(len)?;
-    Utf8Bytes::from_topic_name(raw).map_err(|e| match e {
-        TopicNameError::Wildcard => r.protocol(TOPIC_WILDCARD, "wildcard in the Topic Name"),
-        TopicNameError::Utf8(Utf8Error::Null) => {
-            r.malformed(UTF8_NO_NULL, "Topic Name contains U+0000")
-        }
-        TopicNameError::Utf8(Utf8Error::IllFormed) => {
-            r.malformed(TOPIC_UTF8, "Topic Name is not well-formed UTF-8")
-        }
-    })
+    Utf8Bytes::from_topic_name(raw).map_err(|e| topic_error(e, r.version()))
 }
 
 #[inline]
@@ -211,6 +205,89 @@ pub(super) fn decode(
         properties,
         payload,
     })
+}
+
+/// The PUBLISH fast path for a whole packet at the front of `buf` whose header is
+/// `header`: a packet without properties (every 3.1.1 PUBLISH, and 5.0 ones with
+/// an empty property set) is taken off `buf` as two slices, topic and payload,
+/// without a handle on the whole frame. Returns `Ok(None)`, `buf` untouched, for
+/// a packet with properties (the general path decodes it).
+#[inline]
+pub(crate) fn take_plain(
+    buf: &mut BytesMut,
+    header: FixedHeader,
+    version: ProtocolVersion,
+) -> Result<Option<Publish>, DecodeError> {
+    let flags = header.flags;
+    let qos = match (flags >> 1) & 0b11 {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    };
+    let truncated =
+        || DecodeError::malformed(REMAINING_LENGTH, version, "packet ends inside a field");
+    let body = buf
+        .get(header.header_len..header.packet_len())
+        .ok_or_else(truncated)?;
+    let Some((len, rest)) = body.split_first_chunk::<2>() else {
+        return Err(truncated());
+    };
+    let topic_len = usize::from(u16::from_be_bytes(*len));
+    let mut rest = rest.get(topic_len..).ok_or_else(truncated)?;
+    let mut packet_id = None;
+    if qos != QoS::AtMostOnce {
+        let Some((id, after)) = rest.split_first_chunk::<2>() else {
+            return Err(truncated());
+        };
+        packet_id = Some(PacketId::new(u16::from_be_bytes(*id)).ok_or_else(|| {
+            DecodeError::protocol(super::PACKET_ID_ZERO, version, "Packet Identifier 0")
+        })?);
+        rest = after;
+    }
+    if version.is_v5() {
+        match rest.split_first() {
+            Some((0, after)) => rest = after,
+            Some(_) => return Ok(None),
+            None => return Err(truncated()),
+        }
+    }
+    if topic_len == 0 {
+        return Err(DecodeError::protocol(
+            TOPIC_EMPTY,
+            version,
+            "empty Topic Name without a Topic Alias",
+        ));
+    }
+    let payload_len = rest.len();
+    let skip = header.packet_len() - header.header_len - 2 - topic_len - payload_len;
+    // Checked: commit. The topic is validated before anything is taken off `buf`.
+    let topic = Utf8Bytes::split_topic_name(buf, header.header_len + 2, topic_len)
+        .map_err(|e| topic_error(e, version))?;
+    let mut payload = buf.split_to(skip + payload_len).freeze();
+    payload.advance(skip);
+    Ok(Some(Publish {
+        dup: flags & 0b1000 != 0,
+        qos,
+        retain: flags & 0b0001 != 0,
+        topic,
+        packet_id,
+        properties: PublishProperties::default(),
+        payload,
+    }))
+}
+
+fn topic_error(e: TopicNameError, version: ProtocolVersion) -> DecodeError {
+    match e {
+        TopicNameError::Wildcard => {
+            DecodeError::protocol(TOPIC_WILDCARD, version, "wildcard in the Topic Name")
+        }
+        TopicNameError::Utf8(Utf8Error::Null) => {
+            DecodeError::malformed(UTF8_NO_NULL, version, "Topic Name contains U+0000")
+        }
+        TopicNameError::Utf8(Utf8Error::IllFormed) => {
+            DecodeError::malformed(TOPIC_UTF8, version, "Topic Name is not well-formed UTF-8")
+        }
+    }
 }
 
 impl Body for Publish {
