@@ -35,6 +35,12 @@ fn has_zero(w: u64) -> bool {
 /// Scans a Topic Name eight bytes at a time for U+0000, `+`, `#` and non-ASCII.
 #[inline]
 fn scan_topic_name(bytes: &[u8]) -> Scan {
+    scan::<true>(bytes)
+}
+
+/// Scans eight bytes at a time for U+0000, non-ASCII and (if `WILDCARDS`) `+`/`#`.
+#[inline]
+fn scan<const WILDCARDS: bool>(bytes: &[u8]) -> Scan {
     let mut ascii = true;
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
@@ -43,26 +49,26 @@ fn scan_topic_name(bytes: &[u8]) -> Scan {
         let w = u64::from_le_bytes(word);
         ascii &= w & HI == 0;
         if has_zero(w)
-            || has_zero(w ^ (LO * u64::from(b'+')))
-            || has_zero(w ^ (LO * u64::from(b'#')))
+            || (WILDCARDS
+                && (has_zero(w ^ (LO * u64::from(b'+'))) || has_zero(w ^ (LO * u64::from(b'#')))))
         {
             // Rare: find out which, byte by byte.
-            return scan_bytes(bytes);
+            return scan_bytes::<WILDCARDS>(bytes);
         }
     }
-    match scan_bytes(chunks.remainder()) {
+    match scan_bytes::<WILDCARDS>(chunks.remainder()) {
         Scan::Ascii if !ascii => Scan::NonAscii,
         other => other,
     }
 }
 
 #[inline]
-fn scan_bytes(bytes: &[u8]) -> Scan {
+fn scan_bytes<const WILDCARDS: bool>(bytes: &[u8]) -> Scan {
     let mut ascii = true;
     for &b in bytes {
         match b {
             0 => return Scan::Null,
-            b'+' | b'#' => return Scan::Wildcard,
+            b'+' | b'#' if WILDCARDS => return Scan::Wildcard,
             _ => ascii &= b < 0x80,
         }
     }
@@ -84,18 +90,16 @@ pub(crate) enum TopicNameError {
 #[inline]
 pub fn validate_mqtt_str(bytes: &[u8]) -> Result<&str, Utf8Error> {
     // One pass for the common all-ASCII case; `from_utf8` only when needed.
-    let mut ascii = true;
-    for &b in bytes {
-        if b == 0 {
-            return Err(Utf8Error::Null);
+    match scan::<false>(bytes) {
+        Scan::Ascii => {
+            // SAFETY: every byte is below 0x80, so the slice is ASCII, hence UTF-8.
+            Ok(unsafe { core::str::from_utf8_unchecked(bytes) })
         }
-        ascii &= b < 0x80;
+        Scan::Null => Err(Utf8Error::Null),
+        Scan::NonAscii | Scan::Wildcard => {
+            core::str::from_utf8(bytes).map_err(|_| Utf8Error::IllFormed)
+        }
     }
-    if ascii {
-        // SAFETY: every byte is below 0x80, so the slice is ASCII, hence UTF-8.
-        return Ok(unsafe { core::str::from_utf8_unchecked(bytes) });
-    }
-    core::str::from_utf8(bytes).map_err(|_| Utf8Error::IllFormed)
 }
 
 /// Validated UTF-8 held in [`Bytes`]: a topic, client id or property string that

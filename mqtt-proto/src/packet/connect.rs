@@ -84,6 +84,7 @@ const AUTH_DATA_WITHOUT_METHOD: Rule = Rule::v5("MQTT-5.0 §3.1.2.11.10");
 
 /// Reads the protocol name and level and returns the version they name
 /// (MQTT-3.1.2-1, MQTT-3.1.2-2).
+#[inline]
 fn detect(r: &mut Reader<'_>) -> Result<ProtocolVersion, DecodeError> {
     let name = r.string()?;
     let level = r.u8()?;
@@ -105,6 +106,7 @@ fn detect(r: &mut Reader<'_>) -> Result<ProtocolVersion, DecodeError> {
 }
 
 /// Checks a Will Topic or Response Topic as a Topic Name.
+#[inline]
 pub(crate) fn check_topic_name(
     r: &Reader<'_>,
     name: &str,
@@ -113,6 +115,7 @@ pub(crate) fn check_topic_name(
     topic::validate_name(name).map_err(|e| r.protocol(rule.unwrap_or(e.rule_pair()), e.message()))
 }
 
+#[inline]
 pub(super) fn decode(r: &mut Reader<'_>) -> Result<Connect, DecodeError> {
     let version = detect(r)?;
     r.set_version(version);

@@ -258,6 +258,21 @@ pub(crate) fn decode_frame(
     result.map_err(|e| e.in_packet(t))
 }
 
+/// Decodes a whole CONNECT packet (fixed header included) into a `Connect`,
+/// unboxed: the CONNECT phase's path.
+#[inline]
+pub(crate) fn decode_connect(
+    header: FixedHeader,
+    mut frame: Bytes,
+    version: ProtocolVersion,
+) -> Result<Connect, DecodeError> {
+    frame.advance(header.header_len);
+    let mut r = Reader::new(&frame, version);
+    connect::decode(&mut r)
+        .and_then(|c| r.finish().map(|()| c))
+        .map_err(|e| e.in_packet(PacketType::Connect))
+}
+
 /// Reads a non-zero Packet Identifier.
 #[inline]
 pub(crate) fn read_packet_id(r: &mut Reader<'_>) -> Result<PacketId, DecodeError> {
