@@ -536,6 +536,10 @@ impl Packet {
         version: ProtocolVersion,
         buf: &mut BytesMut,
     ) -> Result<usize, EncodeError> {
+        if let Self::Publish(p) = self {
+            // The hot path: sized once, properties included.
+            return p.encode(version, buf);
+        }
         check_version(self, version)?;
         with_body!(self, b => encode(b, version, Dropped::NONE, buf))
     }

@@ -96,6 +96,31 @@ impl Publish {
         }
     }
 
+    /// Appends the whole packet, encoded for `version`, to `buf` (the payload is
+    /// copied: for fan-out prefer [`Publish::encode_header`]); returns its size.
+    /// The same bytes as [`crate::Packet::encode`] of this PUBLISH.
+    #[inline]
+    pub fn encode(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut BytesMut,
+    ) -> Result<usize, EncodeError> {
+        let (header, props) = self.variable_header_len(version)?;
+        let body_len = header + self.payload.len();
+        let total = total_len::<Self>(body_len)?;
+        let written = write_exact(buf, total, |out| {
+            out.put_u8(((PacketType::Publish as u8) << 4) | self.flags());
+            out.put_varint(body_len as u32);
+            self.put_variable_header(version, props, out);
+            out.extend_from_slice(&self.payload);
+        });
+        if written {
+            Ok(total)
+        } else {
+            Err(size_mismatch::<Self>())
+        }
+    }
+
     /// The size of the variable header and of the properties' body.
     #[inline]
     fn variable_header_len(&self, version: ProtocolVersion) -> Result<(usize, usize), EncodeError> {
