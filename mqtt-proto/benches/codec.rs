@@ -7,17 +7,65 @@
 //! connection's read buffer would hold them, freshly written and so in cache: one
 //! buffer is built per iteration, outside the timing); encoding writes one packet
 //! into a buffer that is cleared, not reallocated, between iterations.
+//!
+//! Time is the benchmark thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall
+//! time: the machine is shared, and time spent descheduled would otherwise land
+//! on whichever side happened to be running.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::hint::black_box;
 
 use bytes::{Bytes, BytesMut};
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use mqtt_proto::*;
 use rumqttc::mqttbytes::v4 as r4;
 use rumqttc::v5::mqttbytes::v5 as r5;
 
 const BATCH: usize = 64;
+
+/// Criterion measurement: CPU time of the calling thread.
+struct ThreadCpuTime;
+
+#[allow(unsafe_code)]
+fn thread_cpu_time() -> std::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec and CLOCK_THREAD_CPUTIME_ID is
+    // supported on Linux; the call writes nothing else.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+static WALL: WallTime = WallTime;
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = std::time::Duration;
+    type Value = std::time::Duration;
+    fn start(&self) -> Self::Intermediate {
+        thread_cpu_time()
+    }
+    fn end(&self, start: Self::Intermediate) -> Self::Value {
+        thread_cpu_time().saturating_sub(start)
+    }
+    fn add(&self, a: &Self::Value, b: &Self::Value) -> Self::Value {
+        *a + *b
+    }
+    fn zero(&self) -> Self::Value {
+        std::time::Duration::ZERO
+    }
+    fn to_f64(&self, v: &Self::Value) -> f64 {
+        v.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        WALL.formatter()
+    }
+}
+
+type C = Criterion<ThreadCpuTime>;
 const V4: ProtocolVersion = ProtocolVersion::V3_1_1;
 const V5: ProtocolVersion = ProtocolVersion::V5;
 
@@ -122,7 +170,7 @@ fn cases() -> Vec<(&'static str, ProtocolVersion, Packet)> {
     ]
 }
 
-fn decode(c: &mut Criterion) {
+fn decode(c: &mut C) {
     for (name, v, packet) in cases() {
         let bytes = wire(v, &packet);
         let mut g = c.benchmark_group(format!("decode/{name}"));
@@ -173,7 +221,7 @@ fn r4_write(p: &r4::Packet, buf: &mut BytesMut) -> usize {
     .unwrap()
 }
 
-fn encode(c: &mut Criterion) {
+fn encode(c: &mut C) {
     for (name, v, packet) in cases() {
         let bytes = wire(v, &packet);
         // rumqttc's own value of the same packet, obtained by decoding the bytes.
@@ -229,7 +277,7 @@ fn encode(c: &mut Criterion) {
     }
 }
 
-fn matching(c: &mut Criterion) {
+fn matching(c: &mut C) {
     let pairs: Vec<(&str, &str)> = vec![
         ("sensors/+/temperature", "sensors/room-17/temperature"),
         ("sensors/#", "sensors/room-17/temperature"),
@@ -260,6 +308,7 @@ fn matching(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default()
+        .with_measurement(ThreadCpuTime)
         .warm_up_time(std::time::Duration::from_millis(500))
         .measurement_time(std::time::Duration::from_secs(2))
         .sample_size(50);
