@@ -36,7 +36,7 @@ server_run=$!
 # Client direction, in the foreground.
 log "autobahn-client against the fuzzingserver"
 client_rc=0
-timeout 1800 "$ROOT/target/release/examples/autobahn-client" "ws://127.0.0.1:$fs_port" ws-proto \
+timeout 3600 "$ROOT/target/release/examples/autobahn-client" "ws://127.0.0.1:$fs_port" ws-proto \
   >"$ARTIFACTS/autobahn-ws-proto-client.log" 2>&1 || client_rc=$?
 summary_py=$ROOT/../shared/tools/autobahn/summary.py
 [ -f "$summary_py" ] || summary_py=$ROOT/scripts/autobahn_summary.py
