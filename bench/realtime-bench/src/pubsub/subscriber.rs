@@ -42,7 +42,8 @@ pub(super) async fn run(
                 let (mut reader, mut writer) = ws::connect(url, source).await?;
                 let qos = u8::from(sc.qos).min(1);
                 ws::json_subscribe(&mut reader, &mut writer, &shared.topic, qos).await?;
-                Ok(Side::Ws(reader))
+                // The writer stays with the reader: dropping it would half-close the socket.
+                Ok(Side::Ws(reader, writer))
             }
         }
     };
@@ -61,7 +62,7 @@ pub(super) async fn run(
     drop(ready);
     let outcome = match side {
         Side::Mqtt(client) => receive_mqtt(&shared, client).await,
-        Side::Ws(reader) => receive_ws(&shared, reader).await,
+        Side::Ws(reader, _writer) => receive_ws(&shared, reader).await,
     };
     if let Err(e) = outcome {
         if !shared.stopped() {
@@ -72,7 +73,7 @@ pub(super) async fn run(
 
 enum Side {
     Mqtt(MqttClient),
-    Ws(ws::WsReader),
+    Ws(ws::WsReader, ws::WsWriter),
 }
 
 async fn receive_mqtt(shared: &Shared, mut client: MqttClient) -> Result<()> {
