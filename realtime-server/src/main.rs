@@ -1,53 +1,90 @@
-//! `realtime-server` binary: parse the configuration, bind, serve until SIGINT/SIGTERM.
+//! `realtime-server` binary: parse the command line and configuration, then
+//! run the server, check a configuration file, or edit a password file.
 
 use clap::Parser;
-use realtime_server::{Config, Server};
-use tokio::sync::watch;
+use realtime_server::config::{Cli, Command, Config, LogFormat};
+use realtime_server::{Server, auth};
+use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
-    let config = Config::parse();
-    let server = match Server::bind(&config).await {
-        Ok(server) => server,
-        Err(err) => {
-            tracing::error!(%err, "cannot bind listeners");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    if let (Ok(mqtt), Ok(http)) = (server.mqtt_addr(), server.http_addr()) {
-        tracing::info!(%mqtt, %http, "realtime-server listening");
-    }
-    let (tx, rx) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        let _ = tx.send(true);
-    });
-    match server.run(rx).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            tracing::error!(%err, "server stopped");
-            std::process::ExitCode::FAILURE
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match &cli.command {
+        Some(Command::CheckConfig { file }) => check_config(file),
+        Some(Command::Passwd(args)) => match auth::passwd_command(args) {
+            Ok(message) => {
+                println!("{message}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: {err}");
+                ExitCode::FAILURE
+            }
+        },
+        None => {
+            let config = match cli.overrides.resolve() {
+                Ok(config) => config,
+                Err(errors) => {
+                    eprintln!("invalid configuration:\n{errors}");
+                    return ExitCode::from(2);
+                }
+            };
+            init_logging(&config);
+            match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(serve(config)),
+                Err(err) => {
+                    eprintln!("error: cannot start the runtime: {err}");
+                    ExitCode::FAILURE
+                }
+            }
         }
     }
 }
 
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-            return;
+fn check_config(file: &std::path::Path) -> ExitCode {
+    match Config::load(file) {
+        Ok(config) => {
+            println!("# {}: valid. Effective configuration:\n", file.display());
+            print!("{}", config.to_toml());
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            ExitCode::from(2)
         }
     }
-    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn init_logging(config: &Config) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.log.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.log.format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().with_current_span(true).init(),
+    }
+}
+
+async fn serve(config: Config) -> ExitCode {
+    let server = match Server::bind(&config).await {
+        Ok(server) => server,
+        Err(err) => {
+            tracing::error!(%err, "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
+    for (name, addr) in server.addresses() {
+        tracing::info!(listener = name, %addr, "listening");
+    }
+    match server.run_until_signal().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(%err, "server stopped");
+            ExitCode::FAILURE
+        }
+    }
 }
