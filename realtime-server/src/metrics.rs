@@ -87,6 +87,10 @@ pub struct Metrics {
     pub dropped_offline_qos0: Counter,
     /// Messages too large for the subscriber's Maximum Packet Size (MQTT-3.1.2-25).
     pub dropped_too_large: Counter,
+    /// Messages not delivered to a subscriber without the read right.
+    pub dropped_not_authorized: Counter,
+    /// Messages not queued because of the global queue memory budget.
+    pub dropped_memory_budget: Counter,
     /// Messages published that matched no subscription.
     pub unrouted: Counter,
     /// Connections closed because of a malformed packet or protocol error.
@@ -111,6 +115,8 @@ impl Metrics {
             DropCause::Expired => &self.dropped_expired,
             DropCause::OfflineQos0 => &self.dropped_offline_qos0,
             DropCause::TooLargeForClient => &self.dropped_too_large,
+            DropCause::NotAuthorized => &self.dropped_not_authorized,
+            DropCause::MemoryBudget => &self.dropped_memory_budget,
         }
     }
 
@@ -220,6 +226,14 @@ pub fn prometheus(broker: &crate::broker::Broker) -> String {
         (
             "{cause=\"too_large\"}".to_string(),
             m.dropped_too_large.get(),
+        ),
+        (
+            "{cause=\"not_authorized\"}".to_string(),
+            m.dropped_not_authorized.get(),
+        ),
+        (
+            "{cause=\"memory_budget\"}".to_string(),
+            m.dropped_memory_budget.get(),
         ),
     ];
     family(

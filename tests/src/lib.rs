@@ -12,6 +12,7 @@ pub mod diff;
 pub mod mosquitto;
 pub mod mqtt;
 pub mod peer;
+pub mod security;
 pub mod ws;
 
 use std::net::{SocketAddr, TcpListener};
@@ -155,6 +156,14 @@ pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     (status, body)
 }
 
+/// The default configuration with MQTT and HTTP on ephemeral loopback ports.
+pub fn loopback_config() -> realtime_server::Config {
+    let mut config = realtime_server::Config::default();
+    config.listeners.mqtt.bind = "127.0.0.1:0".parse().unwrap();
+    config.listeners.http.bind = "127.0.0.1:0".parse().unwrap();
+    config
+}
+
 /// A server running in-process on ephemeral loopback ports; stopped on drop.
 pub struct InProcessServer {
     /// MQTT over TCP address.
@@ -174,11 +183,14 @@ impl InProcessServer {
 
     /// Starts a server with `broker` settings on the current tokio runtime.
     pub async fn start_with(broker: realtime_server::broker::BrokerConfig) -> Self {
-        let config = realtime_server::Config {
-            mqtt_listen: "127.0.0.1:0".parse().unwrap(),
-            http_listen: "127.0.0.1:0".parse().unwrap(),
-            ..realtime_server::Config::default()
-        };
+        Self::start_config(loopback_config(), broker).await
+    }
+
+    /// Starts a server with `config` (its listeners as given) and `broker` settings.
+    pub async fn start_config(
+        config: realtime_server::Config,
+        broker: realtime_server::broker::BrokerConfig,
+    ) -> Self {
         let server = realtime_server::Server::bind_with(&config, broker)
             .await
             .unwrap();

@@ -5,11 +5,9 @@ use realtime_tests::http_get;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_answers_200_and_unknown_paths_404() {
-    let config = Config {
-        mqtt_listen: "127.0.0.1:0".parse().unwrap(),
-        http_listen: "127.0.0.1:0".parse().unwrap(),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.listeners.mqtt.bind = "127.0.0.1:0".parse().unwrap();
+    config.listeners.http.bind = "127.0.0.1:0".parse().unwrap();
     let server = Server::bind(&config).await.unwrap();
     let http = server.http_addr().unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);

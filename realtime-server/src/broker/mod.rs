@@ -25,6 +25,7 @@ use mqtt_proto::{ProtocolVersion, QoS, ReasonCode, SubscriptionOptions, Utf8Byte
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
 
+use crate::auth::{Auth, Principal};
 use crate::bus::{RetainedTrie, SubscriptionTrie};
 use crate::metrics::Metrics;
 use crate::store::{CommitTicket, Store, StoreError, StoreMode, StoreOp, SubmitError};
@@ -86,6 +87,11 @@ pub struct BrokerConfig {
     pub max_subscriptions_per_session: usize,
     /// Most topic levels in a topic name or filter.
     pub max_topic_levels: usize,
+    /// Longest topic name or filter, bytes.
+    pub max_topic_length: usize,
+    /// Bytes all session queues together may hold: above 3/4 of it QoS 0
+    /// deliveries are dropped, above it QoS 1/2 too (cause `memory_budget`).
+    pub queue_memory_budget: usize,
     /// How long a new connection may take to send CONNECT.
     pub connect_timeout: Duration,
     /// Publish `$SYS/` topics this often (`None`: never).
@@ -108,9 +114,20 @@ impl Default for BrokerConfig {
             max_keep_alive: None,
             max_subscriptions_per_session: 10_000,
             max_topic_levels: crate::bus::MAX_TOPIC_LEVELS,
+            max_topic_length: 4096,
+            queue_memory_budget: 1 << 30,
             connect_timeout: Duration::from_secs(10),
             sys_interval: Some(Duration::from_secs(10)),
         }
+    }
+}
+
+impl BrokerConfig {
+    /// Whether a topic name or filter is within the configured length and level
+    /// limits ([`BrokerConfig::max_topic_length`], [`BrokerConfig::max_topic_levels`]).
+    pub fn topic_within_limits(&self, topic: &str) -> bool {
+        topic.len() <= self.max_topic_length
+            && topic::levels(topic).count() <= self.max_topic_levels
     }
 }
 
@@ -141,6 +158,9 @@ pub struct ConnectRequest {
     pub version: ProtocolVersion,
     /// The Will, if any.
     pub will: Option<WillMessage>,
+    /// Who connects (for ACL checks at delivery); `None` for the in-process
+    /// clients of tests and tools.
+    pub principal: Option<Arc<Principal>>,
 }
 
 /// A connection attached to a session.
@@ -207,6 +227,8 @@ pub struct Broker {
     store: Option<Store>,
     /// Counters.
     pub metrics: Metrics,
+    /// Password file and ACL in force (reloaded on SIGHUP).
+    pub auth: Arc<Auth>,
 }
 
 impl Broker {
@@ -235,6 +257,7 @@ impl Broker {
             started: Instant::now(),
             store,
             metrics: Metrics::default(),
+            auth: Arc::new(Auth::default()),
         }
     }
 
@@ -359,7 +382,9 @@ impl Broker {
         };
         let existing = sessions.get(&client_id).cloned();
         let resumed = match existing {
-            Some(session) if !req.clean_start => {
+            // A session is resumed only by its own user: another user's CONNECT with
+            // the same Client Identifier starts a clean session instead.
+            Some(session) if !req.clean_start && same_owner(&session, &req) => {
                 let mut st = session.lock();
                 if let Some(old) = st.link.take() {
                     // Taken over: the old connection's Will goes out now unless it
@@ -394,6 +419,7 @@ impl Broker {
                     });
                 }
                 st.persistent = persist;
+                st.principal = req.principal.clone();
                 drop(st);
                 Some(session)
             }
@@ -419,6 +445,7 @@ impl Broker {
                     st.link = Some(link);
                     st.will = req.will.clone();
                     st.persistent = self.persists() && expiry_interval > 0;
+                    st.principal = req.principal.clone();
                 }
                 sessions.insert(client_id.clone(), s.clone());
                 (s, false)
@@ -681,6 +708,16 @@ fn forget_outbound(client_id: &str, st: &SessionState, taken: &[Delivery], ops: 
                 seq: d.seq,
             });
         }
+    }
+}
+
+/// Whether `req` comes from the user the session belongs to (sessions restored
+/// without a known owner are resumed by anyone who may use the Client Identifier).
+fn same_owner(session: &Session, req: &ConnectRequest) -> bool {
+    let st = session.lock();
+    match (&st.principal, &req.principal) {
+        (Some(old), Some(new)) => old.user == new.user,
+        _ => true,
     }
 }
 

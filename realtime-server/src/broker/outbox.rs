@@ -37,6 +37,11 @@ pub enum DropCause {
     OfflineQos0,
     /// The encoded PUBLISH exceeds the client's Maximum Packet Size (MQTT-3.1.2-25).
     TooLargeForClient,
+    /// The subscriber may not read the topic (ACL, checked at delivery).
+    NotAuthorized,
+    /// All session queues together are at the memory budget
+    /// ([`super::BrokerConfig::queue_memory_budget`]).
+    MemoryBudget,
 }
 
 /// Where an outgoing QoS > 0 message is in its flow.

@@ -156,6 +156,15 @@ impl Broker {
         if st.ended {
             return false;
         }
+        // Read rights are checked here, at delivery: a subscription to `#` does not
+        // receive what its client may not read.
+        if let Some(p) = &st.principal
+            && !self.auth.allows(p, crate::auth::Access::Read, &delivery.message.topic)
+        {
+            self.metrics.drop_of(DropCause::NotAuthorized).inc();
+            tracing::debug!(client_id = %session.client_id.as_str(), user = p.user_label(), topic = %delivery.message.topic.as_str(), "not delivered: no read right");
+            return false;
+        }
         if st.link.is_none() && delivery.qos == QoS::AtMostOnce && !self.config.queue_qos0_offline {
             self.metrics.drop_of(DropCause::OfflineQos0).inc();
             return false;

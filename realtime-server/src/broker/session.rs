@@ -70,6 +70,8 @@ pub struct SessionState {
     pub persistent: bool,
     /// The last sequence number given to a persisted delivery.
     pub next_seq: u64,
+    /// Who the latest connection authenticated as (ACL checks at delivery).
+    pub principal: Option<Arc<crate::auth::Principal>>,
 }
 
 /// A session: its identity and its state.
@@ -106,6 +108,7 @@ impl Session {
                 disconnected_at: None,
                 persistent: false,
                 next_seq: 0,
+                principal: None,
             }),
         }
     }

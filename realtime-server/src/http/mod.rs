@@ -3,6 +3,7 @@
 //! `/mqtt` (MQTT over WebSocket), `/ws` (JSON protocol) and `/echo`.
 
 mod assets;
+mod auth;
 
 use std::io;
 use std::net::SocketAddr;
@@ -10,17 +11,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use ws_proto::deflate::DeflateConfig;
 use ws_proto::handshake::server::{ServerConfig, accept};
 use ws_proto::http::{HeadLimits, Parsed, RequestHead, parse_request};
 use ws_proto::protocol::{Config as WsConfig, Connection, Role};
 
+use crate::auth::ListenerAuth;
 use crate::broker::Broker;
-use crate::conn::Protocol;
-use crate::conn::tcp::{self, DriverConfig, Ended};
+use crate::conn::tcp::{DriverConfig, Ended};
+use crate::conn::{Driven, Protocol};
 use crate::metrics::Transport;
 use crate::mqtt::MqttConnection;
 use crate::ws::echo::Echo;
@@ -45,6 +47,10 @@ pub struct HttpConfig {
     pub allowed_origins: Option<Vec<String>>,
     /// Keep-alive pings and close timing.
     pub timers: WsTimers,
+    /// Anonymous access on this listener (`/mqtt` CONNECTs and `/ws` upgrades).
+    pub auth: ListenerAuth,
+    /// How the connection drivers buffer, linger and limit reading.
+    pub driver: DriverConfig,
 }
 
 impl Default for HttpConfig {
@@ -57,6 +63,8 @@ impl Default for HttpConfig {
             echo_max_message_size: 16 * 1024 * 1024,
             allowed_origins: None,
             timers: WsTimers::default(),
+            auth: ListenerAuth::default(),
+            driver: DriverConfig::default(),
         }
     }
 }
@@ -108,8 +116,8 @@ pub async fn serve(
 
 /// Reads one request head; `Ok(None)` if the client went away or timed out
 /// (after answering where there is something to say).
-async fn read_head(
-    stream: &mut TcpStream,
+async fn read_head<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
     config: &HttpConfig,
 ) -> io::Result<Option<(RequestHead, BytesMut)>> {
     let mut buf = BytesMut::with_capacity(1024);
@@ -162,24 +170,38 @@ fn reason(status: u16) -> &'static str {
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
+        401 => "Unauthorized",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
         426 => "Upgrade Required",
         431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
         505 => "HTTP Version Not Supported",
         _ => "Error",
     }
 }
 
-async fn respond(
-    stream: &mut TcpStream,
+async fn respond<S: AsyncWrite + Unpin>(
+    stream: &mut S,
     status: u16,
     content_type: &str,
     body: &[u8],
     head_only: bool,
 ) -> io::Result<()> {
+    respond_with(stream, status, content_type, "", body, head_only).await
+}
+
+/// Answers with `extra` header lines (each ending in CRLF) and closes.
+async fn respond_with<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    status: u16,
+    content_type: &str,
+    extra: &str,
+    body: &[u8],
+    head_only: bool,
+) -> io::Result<()> {
     let head = format!(
-        "HTTP/1.1 {status} {}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n",
+        "HTTP/1.1 {status} {}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\ncache-control: no-cache\r\n{extra}connection: close\r\n\r\n",
         reason(status),
         body.len()
     );
@@ -190,8 +212,9 @@ async fn respond(
     stream.shutdown().await
 }
 
-async fn handle(
-    mut stream: TcpStream,
+/// Serves one HTTP connection (plain or TLS) from `peer`.
+pub async fn handle<S: Driven>(
+    mut stream: S,
     peer: SocketAddr,
     broker: Arc<Broker>,
     config: Arc<HttpConfig>,
@@ -244,8 +267,8 @@ async fn handle(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn upgrade(
-    mut stream: TcpStream,
+async fn upgrade<S: Driven>(
+    mut stream: S,
     peer: SocketAddr,
     head: RequestHead,
     leftover: BytesMut,
@@ -278,6 +301,26 @@ async fn upgrade(
             server.connection.max_message_size = config.echo_max_message_size;
         }
     }
+    // `/ws` authenticates on the upgrade request; `/mqtt` in its CONNECT.
+    let user = if path == "/ws" {
+        match auth::authenticate_upgrade(&head, &broker, &config.auth).await {
+            Ok(user) => user,
+            Err(why) => {
+                tracing::info!(%peer, path, "websocket upgrade refused: {why}");
+                return respond_with(
+                    &mut stream,
+                    401,
+                    "text/plain",
+                    "www-authenticate: Basic realm=\"realtime-server\", charset=\"UTF-8\"\r\n",
+                    b"authentication required\n",
+                    false,
+                )
+                .await;
+            }
+        }
+    } else {
+        None
+    };
     let accepted = match accept(&head, &server) {
         Ok(accepted) => accepted,
         Err(rejection) => {
@@ -291,11 +334,12 @@ async fn upgrade(
     let ws = Connection::new(Role::Server, server.connection, accepted.deflate);
     let now = Instant::now();
     let wake = Arc::new(Notify::new());
-    let driver = DriverConfig::default();
+    let driver = config.driver.clone();
     tracing::debug!(%peer, path, compressed, subprotocol = ?accepted.subprotocol, "websocket open");
     let ended = match path {
         "/mqtt" => {
-            let mqtt = MqttConnection::new(broker, Transport::MqttWs, peer, wake.clone(), now);
+            let mqtt = MqttConnection::new(broker, Transport::MqttWs, peer, wake.clone(), now)
+                .with_listener(config.auth.clone());
             run(
                 stream,
                 WsProtocol::new(ws, MqttOverWs::new(mqtt), config.timers, "/mqtt", now),
@@ -307,7 +351,7 @@ async fn upgrade(
             .await
         }
         "/ws" => {
-            let client = JsonClient::new(broker, wake.clone(), now);
+            let client = JsonClient::with_user(broker, wake.clone(), user, now);
             run(
                 stream,
                 WsProtocol::new(ws, client, config.timers, "/ws", now),
@@ -336,8 +380,8 @@ async fn upgrade(
     }
 }
 
-async fn run<A: WsApp>(
-    stream: TcpStream,
+async fn run<S: Driven, A: WsApp + Send>(
+    stream: S,
     proto: WsProtocol<A>,
     leftover: BytesMut,
     wake: Arc<Notify>,
@@ -347,5 +391,5 @@ async fn run<A: WsApp>(
 where
     WsProtocol<A>: Protocol,
 {
-    tcp::drive_with_input(stream, proto, leftover, wake, shutdown, driver).await
+    stream.drive(proto, leftover, wake, shutdown, driver).await
 }

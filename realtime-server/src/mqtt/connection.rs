@@ -21,11 +21,14 @@ use mqtt_proto::{
 use tokio::sync::Notify;
 
 use super::convert::{message_from_publish, will_message};
+use crate::auth::{Access, EnhancedAuth, ListenerAuth, Principal};
 use crate::broker::{
     AckResult, Broker, Commit, ConnectRequest, Delivery, Departure, DropCause, NextDelivery,
     Resend, Session,
 };
 use crate::conn::{OutQueue, Protocol, Status};
+
+mod auth;
 use crate::metrics::Transport;
 
 /// Above this many bytes of output, deliveries stay in the session queue.
@@ -60,6 +63,13 @@ struct Live {
     departure: Departure,
     /// Session Expiry Interval from DISCONNECT.
     disconnect_expiry: Option<u32>,
+    /// Who the client authenticated as.
+    principal: Arc<Principal>,
+    /// The Authentication Method of an enhanced authentication (re-authentication
+    /// uses it again, MQTT-4.12.1-1).
+    auth_method: Option<&'static str>,
+    /// A re-authentication in progress.
+    reauth: Option<Box<dyn EnhancedAuth>>,
 }
 
 /// One MQTT client connection (MQTT 3.1, 3.1.1 or 5.0).
@@ -77,6 +87,10 @@ pub struct MqttConnection {
     /// durable, in arrival order.
     pending_acks: VecDeque<(Commit, Packet)>,
     store_waiter: Arc<StoreWaiter>,
+    /// What the listener allows (anonymous access).
+    listener: ListenerAuth,
+    /// A CONNECT waiting for its authentication to finish.
+    pending: Option<Box<auth::PendingConnect>>,
 }
 
 /// The task waiting for the store on behalf of a connection.
@@ -110,7 +124,16 @@ impl MqttConnection {
             closed: false,
             pending_acks: VecDeque::new(),
             store_waiter: Arc::default(),
+            listener: ListenerAuth::default(),
+            pending: None,
         }
+    }
+
+    /// The same connection under `listener`'s rules (anonymous access); the
+    /// default allows anonymous clients.
+    pub fn with_listener(mut self, listener: ListenerAuth) -> Self {
+        self.listener = listener;
+        self
     }
 
     /// The Client Identifier, once connected.
@@ -190,24 +213,36 @@ impl MqttConnection {
         Status::Close
     }
 
+    /// Refuses a CONNECT with CONNACK `code` (3.1.1: its return code) and closes.
+    fn refuse_connect(
+        &mut self,
+        version: ProtocolVersion,
+        client_id: &str,
+        code: ReasonCode,
+        why: &str,
+    ) -> Status {
+        tracing::info!(peer = %self.peer, client_id, reason = code.name(), "CONNECT refused: {why}");
+        let mut ack = ConnAck::new(code);
+        if version.is_v5() {
+            ack.properties.reason_string = Some(Utf8Bytes::from(why.to_string()));
+        }
+        let mut buf = BytesMut::new();
+        if Packet::ConnAck(Box::new(ack))
+            .encode(version, &mut buf)
+            .is_ok()
+        {
+            self.out.put_slice(&buf);
+        }
+        self.pending = None;
+        self.closed = true;
+        Status::Close
+    }
+
     fn on_connect(&mut self, connect: Connect, now: Instant) -> Status {
         let config = self.broker.config().clone();
         let version = connect.protocol_version;
         let reject = |this: &mut Self, code: ReasonCode, why: &str| {
-            tracing::info!(peer = %this.peer, client_id = connect.client_id.as_str(), reason = code.name(), "CONNECT refused: {why}");
-            let mut ack = ConnAck::new(code);
-            if version.is_v5() {
-                ack.properties.reason_string = Some(Utf8Bytes::from(why.to_string()));
-            }
-            let mut buf = BytesMut::new();
-            if Packet::ConnAck(Box::new(ack))
-                .encode(version, &mut buf)
-                .is_ok()
-            {
-                this.out.put_slice(&buf);
-            }
-            this.closed = true;
-            Status::Close
+            this.refuse_connect(version, connect.client_id.as_str(), code, why)
         };
         if connect.client_id.is_empty()
             && (!version.is_v5() && !connect.clean_start || version == ProtocolVersion::V3_1)
@@ -218,14 +253,6 @@ impl MqttConnection {
                 self,
                 ReasonCode::ClientIdentifierNotValid,
                 "empty Client Identifier without Clean Session [MQTT-3.1.3-8]",
-            );
-        }
-        if connect.properties.authentication_method.is_some() {
-            // No enhanced authentication method is configured (MQTT-4.12.0-1).
-            return reject(
-                self,
-                ReasonCode::BadAuthenticationMethod,
-                "authentication method not supported [MQTT-4.12.0-1]",
             );
         }
         if let Some(will) = &connect.will {
@@ -243,13 +270,46 @@ impl MqttConnection {
                     "Will Retain set but retain is not available [MQTT-3.2.2-13]",
                 );
             }
-            if mqtt_proto::topic::levels(&will.topic).count() > config.max_topic_levels {
+            if !config.topic_within_limits(&will.topic) {
                 return reject(
                     self,
                     ReasonCode::TopicNameInvalid,
-                    "Will Topic has too many levels",
+                    "Will Topic is longer or has more levels than the server allows",
                 );
             }
+        }
+        self.authenticate(connect, now)
+    }
+
+    /// Attaches an authenticated CONNECT to its session and sends CONNACK
+    /// (`user`: the authenticated user name; `enhanced`: the Authentication
+    /// Method and final data of an enhanced authentication).
+    fn finish_connect(
+        &mut self,
+        connect: Connect,
+        user: Option<String>,
+        enhanced: Option<(&'static str, Option<bytes::Bytes>)>,
+        now: Instant,
+    ) -> Status {
+        self.pending = None;
+        let config = self.broker.config().clone();
+        let version = connect.protocol_version;
+        let principal = Arc::new(Principal {
+            user,
+            client_id: connect.client_id.as_str().to_string(),
+        });
+        if let Some(will) = &connect.will
+            && !self
+                .broker
+                .auth
+                .allows(&principal, Access::Write, &will.topic)
+        {
+            return self.refuse_connect(
+                version,
+                connect.client_id.as_str(),
+                ReasonCode::NotAuthorized,
+                "the ACL does not allow publishing to the Will Topic",
+            );
         }
         let requested_expiry = if version.is_v5() {
             connect.properties.session_expiry_interval.unwrap_or(0)
@@ -265,8 +325,22 @@ impl MqttConnection {
             expiry_interval: requested_expiry,
             version,
             will,
+            principal: Some(principal.clone()),
         };
         let connected = self.broker.connect(req, self.wake.clone(), now);
+        let principal = match &connected.assigned_client_id {
+            // `%c` in ACL patterns is the identifier the server assigned.
+            Some(id) => {
+                let p = Arc::new(Principal {
+                    user: principal.user.clone(),
+                    client_id: id.as_str().to_string(),
+                });
+                connected.session.lock().principal = Some(p.clone());
+                p
+            }
+            None => principal,
+        };
+        tracing::Span::current().record("client_id", connected.session.client_id.as_str());
         let mut keep_alive = connect.keep_alive;
         let mut server_keep_alive = None;
         if let Some(max) = config.max_keep_alive
@@ -294,6 +368,9 @@ impl MqttConnection {
             aliases_out: HashMap::new(),
             departure: Departure::WithWill,
             disconnect_expiry: None,
+            principal,
+            auth_method: enhanced.as_ref().map(|(m, _)| *m),
+            reauth: None,
         };
         let mut ack = ConnAck::new(ReasonCode::Success);
         // MQTT-3.2.2-2/3: Session Present only when a session was resumed.
@@ -318,6 +395,10 @@ impl MqttConnection {
                 p.topic_alias_maximum = Some(config.topic_alias_maximum);
             }
             p.server_keep_alive = server_keep_alive;
+            if let Some((method, data)) = enhanced {
+                p.authentication_method = Some(Utf8Bytes::from_static(method));
+                p.authentication_data = data;
+            }
             if props.request_response_information == Some(true) {
                 p.response_information = Some(Utf8Bytes::from(format!(
                     "response/{}",
@@ -614,14 +695,7 @@ impl MqttConnection {
                 "second CONNECT [MQTT-3.1.0-2]",
                 now,
             ),
-            Packet::Auth(_) => {
-                // No authentication method was accepted in CONNECT (MQTT-4.12.0-7).
-                self.fail(
-                    ReasonCode::ProtocolError,
-                    "AUTH without an Authentication Method in CONNECT [MQTT-4.12.0-7]",
-                    now,
-                )
-            }
+            Packet::Auth(a) => self.on_reauth(a, now),
             Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
                 let why = format!(
                     "{} is sent by servers only [MQTT-4.13.1-1]",
@@ -691,11 +765,26 @@ impl MqttConnection {
         }
         let session = live.session.clone();
         let version = live.version;
-        if mqtt_proto::topic::levels(&p.topic).count() > config.max_topic_levels {
+        if !self
+            .broker
+            .auth
+            .allows(&live.principal, Access::Write, &p.topic)
+        {
+            tracing::info!(peer = %self.peer, client_id = session.client_id.as_str(), user = live.principal.user_label(), topic = p.topic.as_str(), "PUBLISH denied by the ACL");
+            // v5: PUBACK / PUBREC 0x87; 3.1.1 has no way to say it: the message
+            // is acknowledged and dropped (as Mosquitto does).
+            if version.is_v5() {
+                self.ack_publish(&p, ReasonCode::NotAuthorized);
+            } else {
+                self.ack_publish(&p, ReasonCode::Success);
+            }
+            return Status::Open;
+        }
+        if !config.topic_within_limits(&p.topic) {
             if p.qos == QoS::AtMostOnce || !version.is_v5() {
                 return self.fail(
                     ReasonCode::TopicNameInvalid,
-                    "Topic Name has too many levels",
+                    "Topic Name is longer or has more levels than the server allows",
                     now,
                 );
             }
@@ -762,6 +851,20 @@ impl MqttConnection {
         let mut codes = Vec::with_capacity(s.subscriptions.len());
         // MQTT-3.8.4-5: as if each filter came in its own SUBSCRIBE, one SUBACK.
         for sub in &s.subscriptions {
+            let inner = match mqtt_proto::topic::parse_shared(&sub.filter) {
+                Ok(Some(shared)) => shared.filter,
+                _ => sub.filter.as_str(),
+            };
+            if !self
+                .broker
+                .auth
+                .allows(&live.principal, Access::Subscribe, inner)
+            {
+                tracing::info!(peer = %self.peer, client_id = session.client_id.as_str(), user = live.principal.user_label(), filter = sub.filter.as_str(), "SUBSCRIBE denied by the ACL");
+                // v5 0x87; 3.1.1 encodes it as 0x80 Failure.
+                codes.push(ReasonCode::NotAuthorized);
+                continue;
+            }
             let code = match self
                 .broker
                 .subscribe(&session, &sub.filter, sub.options, id, now)
@@ -862,6 +965,9 @@ impl Protocol for MqttConnection {
         if self.release_acks(now) == Status::Close {
             return Status::Close;
         }
+        if self.pending.is_some() && self.poll_verification(now) == Status::Close {
+            return Status::Close;
+        }
         self.pull(now)
     }
 
@@ -915,14 +1021,21 @@ impl Protocol for MqttConnection {
     }
 
     fn read_paused(&self) -> bool {
-        // Back-pressure: the client does not read, or the store cannot keep up.
-        self.out.len() > OUTPUT_PAUSE_READ || self.broker.store_backlogged()
+        // Back-pressure: the client does not read, the store cannot keep up,
+        // or a password check is running.
+        self.out.len() > OUTPUT_PAUSE_READ || self.broker.store_backlogged() || self.verifying()
     }
 }
 
 impl MqttConnection {
     fn read_packets(&mut self, input: &mut BytesMut, now: Instant) -> Status {
         while !self.closed {
+            if self.pending.is_some() {
+                match self.read_during_auth(input, now) {
+                    Some(status) => return status,
+                    None => continue,
+                }
+            }
             let Some(live) = self.live.as_mut() else {
                 let decoder = ConnectDecoder::new()
                     .with_max_packet_size(self.broker.config().max_packet_size);

@@ -1,57 +1,39 @@
-//! The MQTT-over-TCP listener: accepts connections and drives an
-//! [`MqttConnection`] over each.
+//! Drives an [`MqttConnection`] over an accepted stream (TCP or TLS), and runs
+//! the broker's timers.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
 use super::MqttConnection;
+use crate::auth::ListenerAuth;
 use crate::broker::Broker;
-use crate::conn::tcp::{self, DriverConfig, Ended};
+use crate::conn::Driven;
+use crate::conn::tcp::{DriverConfig, Ended};
 use crate::metrics::Transport;
 
-/// Accepts MQTT connections on `listener` until `shutdown` turns true.
-pub async fn serve(listener: TcpListener, broker: Arc<Broker>, shutdown: watch::Receiver<bool>) {
-    let config = Arc::new(DriverConfig::default());
-    let mut stop = shutdown.clone();
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = stop.changed() => return,
-        };
-        let (stream, peer) = match accepted {
-            Ok(pair) => pair,
-            Err(err) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                tracing::warn!(%err, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let wake = Arc::new(Notify::new());
-        let conn = MqttConnection::new(
-            broker.clone(),
-            Transport::MqttTcp,
-            peer,
-            wake.clone(),
-            Instant::now(),
-        );
-        let shutdown = shutdown.clone();
-        let config = config.clone();
-        tokio::spawn(async move {
-            match tcp::drive(stream, conn, wake, shutdown, &config).await {
-                Ended::Io(err) => {
-                    tracing::debug!(%peer, %err, "mqtt connection ended by an I/O error")
-                }
-                Ended::LingerExpired => {
-                    tracing::debug!(%peer, "mqtt connection closed with unsent output")
-                }
-                Ended::Closed | Ended::PeerClosed => {}
-            }
-        });
+/// Runs one MQTT connection from `peer` over `stream` until it ends.
+pub async fn serve_connection<S: Driven>(
+    stream: S,
+    peer: SocketAddr,
+    transport: Transport,
+    broker: Arc<Broker>,
+    auth: ListenerAuth,
+    shutdown: watch::Receiver<bool>,
+    config: &DriverConfig,
+) {
+    let wake = Arc::new(Notify::new());
+    let conn = MqttConnection::new(broker, transport, peer, wake.clone(), Instant::now())
+        .with_listener(auth);
+    match stream
+        .drive(conn, bytes::BytesMut::new(), wake, shutdown, config)
+        .await
+    {
+        Ended::Io(err) => tracing::debug!(%err, "mqtt connection ended by an I/O error"),
+        Ended::LingerExpired => tracing::debug!("mqtt connection closed with unsent output"),
+        Ended::Closed | Ended::PeerClosed => {}
     }
 }
 

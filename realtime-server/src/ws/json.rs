@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 use ws_proto::{CloseCode, Message};
 
 use super::{WsApp, WsOut};
+use crate::auth::{Access, Principal};
 use crate::broker::{Broker, ConnectRequest, Delivery, Departure, Message as BusMessage, Session};
 use crate::conn::Status;
 
@@ -36,6 +37,7 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 /// One `/ws` client.
 pub struct JsonClient {
     broker: Arc<Broker>,
+    principal: Arc<Principal>,
     session: Arc<Session>,
     conn_id: u64,
     seq: u64,
@@ -57,28 +59,64 @@ fn refuse(code: &'static str, reason: impl Into<String>) -> Refusal {
 }
 
 impl JsonClient {
-    /// Registers a new bus client with the broker; `wake` is its connection's.
+    /// Registers a new anonymous bus client with the broker; `wake` is its connection's.
     pub fn new(broker: Arc<Broker>, wake: Arc<Notify>, now: Instant) -> Self {
+        Self::with_user(broker, wake, None, now)
+    }
+
+    /// Registers a new bus client authenticated as `user` (`None`: anonymous).
+    pub fn with_user(
+        broker: Arc<Broker>,
+        wake: Arc<Notify>,
+        user: Option<String>,
+        now: Instant,
+    ) -> Self {
         let req = ConnectRequest {
             client_id: Utf8Bytes::default(),
             clean_start: true,
             expiry_interval: 0,
             version: ProtocolVersion::V5,
             will: None,
+            principal: None,
         };
         let connected = broker.connect(req, wake, now);
+        let principal = Arc::new(Principal {
+            user,
+            client_id: connected.session.client_id.as_str().to_string(),
+        });
+        connected.session.lock().principal = Some(principal.clone());
+        tracing::Span::current().record("client_id", connected.session.client_id.as_str());
         broker
             .metrics
             .connections_of(crate::metrics::Transport::WsJson)
             .inc();
         Self {
             broker,
+            principal,
             session: connected.session,
             conn_id: connected.conn_id,
             seq: 0,
             stalled_since: None,
             ended: false,
         }
+    }
+
+    /// Refuses with `not_authorized` what the ACL does not allow (and logs it).
+    fn check(&self, access: Access, topic: &str) -> Result<(), Refusal> {
+        if self.broker.auth.allows(&self.principal, access, topic) {
+            return Ok(());
+        }
+        tracing::info!(
+            client_id = self.client_id(),
+            user = self.principal.user_label(),
+            topic,
+            access = access.label(),
+            "/ws request denied by the ACL"
+        );
+        Err(refuse(
+            "not_authorized",
+            format!("the ACL does not allow {} on {topic:?}", access.label()),
+        ))
     }
 
     /// The bus client id (`auto-…`).
@@ -177,6 +215,7 @@ impl JsonClient {
             retain_as_published: bool_field(req, "rap")?.unwrap_or(false),
             retain_handling,
         };
+        self.check(Access::Subscribe, inner)?;
         let marker = if bool_field(req, "binary")?.unwrap_or(false) {
             BINARY_SUB
         } else {
@@ -213,7 +252,8 @@ impl JsonClient {
     fn publish(&mut self, req: &Value, now: Instant) -> Result<Option<Value>, Refusal> {
         let name =
             str_field(req, "topic")?.ok_or_else(|| refuse("bad_json", "missing \"topic\""))?;
-        check_topic_name(name, self.broker.config().max_topic_levels)?;
+        check_topic_name(name, self.broker.config())?;
+        self.check(Access::Write, name)?;
         let text = str_field(req, "payload")?.unwrap_or("");
         let payload =
             match str_field(req, "encoding")?.unwrap_or("text") {
@@ -251,7 +291,7 @@ impl JsonClient {
             ..Default::default()
         };
         if let Some(rt) = str_field(req, "response_topic")? {
-            check_topic_name(rt, self.broker.config().max_topic_levels)?;
+            check_topic_name(rt, self.broker.config())?;
             properties.response_topic = Some(Utf8Bytes::from(rt.to_string()));
         }
         if let Some(cd) = str_field(req, "correlation_data")? {
@@ -317,7 +357,8 @@ impl JsonClient {
                 .ok_or_else(|| refuse("bad_json", "topic length past the end of the frame"))?;
             let name = std::str::from_utf8(topic_bytes)
                 .map_err(|_| refuse("invalid_topic", "topic is not UTF-8 [MQTT-1.5.4-1]"))?;
-            check_topic_name(name, self.broker.config().max_topic_levels)?;
+            check_topic_name(name, self.broker.config())?;
+            self.check(Access::Write, name)?;
             let payload = data.slice(3 + len..);
             Ok((flags & 1 == 1, name.to_string(), payload))
         })();
@@ -446,17 +487,20 @@ impl JsonClient {
     }
 }
 
-fn check_topic_name(name: &str, max_levels: usize) -> Result<(), Refusal> {
+fn check_topic_name(name: &str, config: &crate::broker::BrokerConfig) -> Result<(), Refusal> {
     topic::validate_name(name).map_err(|e| {
         refuse(
             "invalid_topic",
             format!("{} [{}]", e.message(), e.rule(ProtocolVersion::V5)),
         )
     })?;
-    if topic::levels(name).count() > max_levels {
+    if !config.topic_within_limits(name) {
         return Err(refuse(
             "invalid_topic",
-            format!("more than {max_levels} topic levels"),
+            format!(
+                "topic longer than {} bytes or with more than {} levels",
+                config.max_topic_length, config.max_topic_levels
+            ),
         ));
     }
     Ok(())
