@@ -4,6 +4,7 @@
 //! The binary (`src/main.rs`) is a thin wrapper over [`Server`]; tests start the
 //! same server in-process or as the release binary.
 
+pub mod auth;
 pub mod broker;
 pub mod bus;
 pub mod config;
@@ -12,8 +13,10 @@ pub mod http;
 pub mod listener;
 pub mod metrics;
 pub mod mqtt;
+pub mod signals;
 pub mod store;
 pub mod sys;
+pub mod tls;
 pub mod ws;
 
 pub use config::Config;

@@ -1,25 +1,57 @@
-//! Listeners: MQTT over TCP and the HTTP listener that routes requests.
+//! Listeners: MQTT over TCP, MQTT over TLS, HTTP and HTTPS, one accept loop for
+//! all of them. Each accepted connection gets a place from the connection
+//! limiter first (refused ones are closed at once, or answered 503 on HTTP),
+//! then — for TLS — its handshake within the handshake timeout, then its
+//! protocol, inside a tracing span with its peer address, transport and client id.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::Config;
+use crate::auth::{Auth, AuthFiles, ListenerAuth};
 use crate::broker::{Broker, BrokerConfig};
-use crate::store::{Store, StoreOptions};
+use crate::store::Store;
+use crate::conn::limit::ConnLimiter;
+use crate::http::HttpConfig;
+use crate::metrics::Transport;
+use crate::tls::TlsAcceptor;
+
+/// What a listener serves.
+#[derive(Clone)]
+enum Kind {
+    Mqtt(ListenerAuth),
+    MqttTls(ListenerAuth, TlsAcceptor),
+    Http(Arc<HttpConfig>),
+    Https(Arc<HttpConfig>, TlsAcceptor),
+}
+
+struct Bound {
+    name: &'static str,
+    listener: TcpListener,
+    kind: Kind,
+}
 
 /// A bound, not yet running server.
 pub struct Server {
-    mqtt: TcpListener,
-    http: TcpListener,
+    listeners: Vec<Bound>,
     broker: Arc<Broker>,
+    limiter: Arc<ConnLimiter>,
+    config: Config,
+}
+
+fn other(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(e.to_string())
 }
 
 impl Server {
-    /// Binds every listener of `config`, with the broker settings it gives.
+    /// Binds every listener of `config`, with its broker settings.
     pub async fn bind(config: &Config) -> io::Result<Self> {
         Self::bind_with(config, config.broker_config()).await
     }
@@ -28,13 +60,18 @@ impl Server {
     /// data directory, the store is opened and the broker's state recovered from
     /// it before anything is accepted.
     pub async fn bind_with(config: &Config, broker: BrokerConfig) -> io::Result<Self> {
-        let broker = match &config.data_dir {
-            None => Arc::new(Broker::new(broker)),
+        let mut auth = Auth::new(config.auth.max_concurrent_verifications);
+        auth.scram = config.auth.scram;
+        auth.configure(AuthFiles {
+            password_file: config.auth.password_file.clone(),
+            acl_file: config.auth.acl_file.clone(),
+        })
+        .map_err(other)?;
+        let (mut broker, snapshot) = match &config.store.data_dir {
+            // `memory` durability with a data directory still runs the store (in
+            // memory): that is how its cost is measured.
             Some(dir) => {
-                let options = StoreOptions {
-                    mode: config.store_mode(),
-                    ..StoreOptions::default()
-                };
+                let options = config.store.options();
                 let dir = dir.clone();
                 let (store, snapshot) = tokio::task::spawn_blocking(move || {
                     let store = Store::open(&dir, options)?;
@@ -44,14 +81,67 @@ impl Server {
                 .await
                 .map_err(io::Error::other)?
                 .map_err(io::Error::other)?;
-                let broker = Arc::new(Broker::with_store(broker, store));
-                broker.recover(snapshot, std::time::Instant::now());
-                broker
+                (Broker::with_store(broker, store), Some(snapshot))
             }
+            _ => (Broker::new(broker), None),
         };
-        let mqtt = TcpListener::bind(config.mqtt_listen).await?;
-        let http = TcpListener::bind(config.http_listen).await?;
-        Ok(Self { mqtt, http, broker })
+        broker.auth = Arc::new(auth);
+        let broker = Arc::new(broker);
+        if let Some(snapshot) = snapshot {
+            broker.recover(snapshot, std::time::Instant::now());
+        }
+        let l = &config.listeners;
+        let mut listeners = Vec::new();
+        let http = Arc::new(config.http_config());
+        if l.mqtt.enabled {
+            listeners.push(Bound {
+                name: "mqtt",
+                listener: TcpListener::bind(l.mqtt.bind).await?,
+                kind: Kind::Mqtt(ListenerAuth {
+                    allow_anonymous: l.mqtt.allows_anonymous(),
+                }),
+            });
+        }
+        if l.http.enabled {
+            listeners.push(Bound {
+                name: "http",
+                listener: TcpListener::bind(l.http.bind).await?,
+                kind: Kind::Http(http.clone()),
+            });
+        }
+        if let Some(t) = l.mqtt_tls.as_ref().filter(|t| t.enabled) {
+            let acceptor = crate::tls::acceptor(t).map_err(other)?;
+            listeners.push(Bound {
+                name: "mqtt_tls",
+                listener: TcpListener::bind(t.bind).await?,
+                kind: Kind::MqttTls(
+                    ListenerAuth {
+                        allow_anonymous: t.allows_anonymous(),
+                    },
+                    acceptor,
+                ),
+            });
+        }
+        if let Some(t) = l.https.as_ref().filter(|t| t.enabled) {
+            let acceptor = crate::tls::acceptor(t).map_err(other)?;
+            let mut https = config.http_config();
+            https.auth.allow_anonymous = t.allows_anonymous();
+            listeners.push(Bound {
+                name: "https",
+                listener: TcpListener::bind(t.bind).await?,
+                kind: Kind::Https(Arc::new(https), acceptor),
+            });
+        }
+        let limiter = ConnLimiter::new(
+            config.limits.max_connections,
+            config.limits.max_connections_per_ip,
+        );
+        Ok(Self {
+            listeners,
+            broker,
+            limiter,
+            config: config.clone(),
+        })
     }
 
     /// The broker this server runs.
@@ -59,44 +149,227 @@ impl Server {
         &self.broker
     }
 
+    /// The connection limiter (open connections, refusals).
+    pub fn limiter(&self) -> &Arc<ConnLimiter> {
+        &self.limiter
+    }
+
+    fn addr_of(&self, name: &str) -> io::Result<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|b| b.name == name)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no {name} listener")))?
+            .listener
+            .local_addr()
+    }
+
     /// The address the MQTT listener is bound to (useful with port 0).
     pub fn mqtt_addr(&self) -> io::Result<SocketAddr> {
-        self.mqtt.local_addr()
+        self.addr_of("mqtt")
     }
 
     /// The address the HTTP listener is bound to (useful with port 0).
     pub fn http_addr(&self) -> io::Result<SocketAddr> {
-        self.http.local_addr()
+        self.addr_of("http")
     }
 
-    /// Serves until `shutdown` turns `true`.
+    /// The address of the MQTT over TLS listener.
+    pub fn mqtt_tls_addr(&self) -> io::Result<SocketAddr> {
+        self.addr_of("mqtt_tls")
+    }
+
+    /// The address of the HTTPS listener.
+    pub fn https_addr(&self) -> io::Result<SocketAddr> {
+        self.addr_of("https")
+    }
+
+    /// Every listener's name and address.
+    pub fn addresses(&self) -> Vec<(&'static str, SocketAddr)> {
+        self.listeners
+            .iter()
+            .filter_map(|b| b.listener.local_addr().ok().map(|a| (b.name, a)))
+            .collect()
+    }
+
+    /// Serves until `shutdown` turns `true`: the listeners stop accepting, every
+    /// connection is told (DISCONNECT 0x8B, close 1001) and has up to
+    /// `limits.shutdown_timeout_ms` to finish.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> io::Result<()> {
-        let mqtt = tokio::spawn(crate::mqtt::listener::serve(
-            self.mqtt,
-            self.broker.clone(),
-            shutdown.clone(),
-        ));
+        let broker = self.broker.clone();
         let timers = tokio::spawn(crate::mqtt::listener::run_timers(
-            self.broker.clone(),
+            broker.clone(),
             shutdown.clone(),
         ));
-        let sys = tokio::spawn(crate::sys::run(self.broker.clone(), shutdown.clone()));
-        let http_config = Arc::new(crate::http::HttpConfig::default());
-        let http = tokio::spawn(crate::http::serve(
-            self.http,
-            self.broker.clone(),
-            http_config,
-            shutdown.clone(),
-        ));
+        let sys = tokio::spawn(crate::sys::run(broker.clone(), shutdown.clone()));
+        let driver = Arc::new(self.config.driver_config());
+        let handshake = Duration::from_millis(self.config.tls.handshake_timeout_ms);
+        let mut accepting = Vec::new();
+        for bound in self.listeners {
+            accepting.push(tokio::spawn(accept_loop(
+                bound,
+                broker.clone(),
+                self.limiter.clone(),
+                driver.clone(),
+                handshake,
+                shutdown.clone(),
+            )));
+        }
         let _ = shutdown.changed().await;
-        let _ = tokio::join!(mqtt, timers, sys, http);
+        for task in accepting {
+            let _ = task.await;
+        }
+        let _ = tokio::join!(timers, sys);
+        let grace = Duration::from_millis(self.config.limits.shutdown_timeout_ms);
+        if !self.limiter.wait_idle(grace).await {
+            tracing::warn!(
+                open = self.limiter.open(),
+                "connections still open after the shutdown timeout"
+            );
+        }
         if let Some(store) = self.broker.store() {
             // Connections were told to go; what they changed reaches the disk.
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             if let Err(err) = store.flush().await {
                 tracing::error!(%err, "store flush at shutdown failed");
             }
         }
         Ok(())
+    }
+
+    /// Serves until SIGTERM or SIGINT (then shuts down as [`Server::run`] does);
+    /// SIGHUP reloads the password and ACL files.
+    pub async fn run_until_signal(self) -> io::Result<()> {
+        let (tx, rx) = watch::channel(false);
+        let broker = self.broker.clone();
+        let signals = tokio::spawn(async move {
+            crate::signals::until_terminated(&broker).await;
+            let _ = tx.send(true);
+        });
+        let result = self.run(rx).await;
+        signals.abort();
+        result
+    }
+}
+
+async fn accept_loop(
+    bound: Bound,
+    broker: Arc<Broker>,
+    limiter: Arc<ConnLimiter>,
+    driver: Arc<crate::conn::tcp::DriverConfig>,
+    handshake: Duration,
+    shutdown: watch::Receiver<bool>,
+) {
+    let mut stop = shutdown.clone();
+    let name = bound.name;
+    loop {
+        let accepted = tokio::select! {
+            accepted = bound.listener.accept() => accepted,
+            _ = stop.changed() => return,
+        };
+        let (mut stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(err) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(listener = name, %err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let permit = match limiter.try_acquire(peer.ip()) {
+            Ok(permit) => permit,
+            Err(refused) => {
+                tracing::info!(listener = name, %peer, limit = refused.label(), "connection refused");
+                if matches!(bound.kind, Kind::Http(_)) {
+                    // Plain HTTP can be told why; nothing is read first.
+                    tokio::spawn(async move {
+                        let _ = tokio::time::timeout(
+                            Duration::from_secs(1),
+                            stream.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\nretry-after: 1\r\n\r\n"),
+                        )
+                        .await;
+                    });
+                }
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let transport = match &bound.kind {
+            Kind::Mqtt(_) => Transport::MqttTcp.label(),
+            Kind::MqttTls(..) => Transport::MqttTls.label(),
+            Kind::Http(_) => "http",
+            Kind::Https(..) => "https",
+        };
+        let span = tracing::info_span!("conn", %peer, transport, client_id = tracing::field::Empty);
+        let work = serve_one(
+            stream,
+            peer,
+            bound.kind.clone(),
+            broker.clone(),
+            driver.clone(),
+            handshake,
+            shutdown.clone(),
+        );
+        tokio::spawn(
+            async move {
+                work.await;
+                drop(permit);
+            }
+            .instrument(span),
+        );
+    }
+}
+
+async fn serve_one(
+    stream: TcpStream,
+    peer: SocketAddr,
+    kind: Kind,
+    broker: Arc<Broker>,
+    driver: Arc<crate::conn::tcp::DriverConfig>,
+    handshake: Duration,
+    shutdown: watch::Receiver<bool>,
+) {
+    {
+        match kind {
+            Kind::Mqtt(auth) => {
+                crate::mqtt::listener::serve_connection(
+                    stream,
+                    peer,
+                    Transport::MqttTcp,
+                    broker,
+                    auth,
+                    shutdown,
+                    &driver,
+                )
+                .await
+            }
+            Kind::MqttTls(auth, acceptor) => {
+                let Some(tls) = crate::tls::handshake(&acceptor, stream, handshake).await else {
+                    return;
+                };
+                crate::mqtt::listener::serve_connection(
+                    tls,
+                    peer,
+                    Transport::MqttTls,
+                    broker,
+                    auth,
+                    shutdown,
+                    &driver,
+                )
+                .await
+            }
+            Kind::Http(config) => {
+                if let Err(err) = crate::http::handle(stream, peer, broker, config, shutdown).await
+                {
+                    tracing::debug!(%err, "http connection ended with an error");
+                }
+            }
+            Kind::Https(config, acceptor) => {
+                let Some(tls) = crate::tls::handshake(&acceptor, stream, handshake).await else {
+                    return;
+                };
+                if let Err(err) = crate::http::handle(tls, peer, broker, config, shutdown).await {
+                    tracing::debug!(%err, "https connection ended with an error");
+                }
+            }
+        }
     }
 }

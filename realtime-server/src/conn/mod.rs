@@ -5,7 +5,10 @@
 //! implements [`Protocol`]; a driver ([`tcp::drive`]) owns the socket, the timers and
 //! the wake-ups, and never blocks reading on writing or the other way round.
 
+pub mod io;
+pub mod limit;
 pub mod out;
+pub mod rate;
 pub mod tcp;
 
 use std::time::Instant;
@@ -53,5 +56,33 @@ pub trait Protocol {
     /// output is not draining). Reading resumes when this turns false after a write.
     fn read_paused(&self) -> bool {
         false
+    }
+}
+
+/// A stream a connection can be driven over: plain TCP uses the lean readiness
+/// driver ([`tcp`]); anything else (TLS) the generic one ([`io`]).
+pub trait Driven: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {
+    /// Runs `proto` over this stream until either side closes; `input` holds
+    /// bytes already read (e.g. after an HTTP upgrade request).
+    fn drive<P: Protocol + Send>(
+        self,
+        proto: P,
+        input: BytesMut,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+        config: &tcp::DriverConfig,
+    ) -> impl std::future::Future<Output = tcp::Ended> + Send;
+}
+
+impl Driven for tokio::net::TcpStream {
+    fn drive<P: Protocol + Send>(
+        self,
+        proto: P,
+        input: BytesMut,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+        config: &tcp::DriverConfig,
+    ) -> impl std::future::Future<Output = tcp::Ended> + Send {
+        tcp::drive_with_input(self, proto, input, wake, shutdown, config)
     }
 }

@@ -20,6 +20,9 @@ pub struct DriverConfig {
     pub read_chunk: usize,
     /// How long a closing connection may take to write what is queued.
     pub linger: Duration,
+    /// Most bytes per second read from one connection; above it reading pauses
+    /// (0: no limit).
+    pub max_read_rate: u64,
 }
 
 impl Default for DriverConfig {
@@ -27,6 +30,7 @@ impl Default for DriverConfig {
         Self {
             read_chunk: 4096,
             linger: Duration::from_secs(5),
+            max_read_rate: 0,
         }
     }
 }
@@ -77,22 +81,38 @@ pub async fn drive_with_input<P: Protocol>(
         let _ = proto.on_shutdown(now());
         return linger(&stream, proto.output(), config.linger, Ended::Closed).await;
     }
+    let mut rate = super::rate::ReadRate::new(config.max_read_rate);
     let far = Instant::now() + Duration::from_secs(86_400 * 365);
     let sleep = tokio::time::sleep_until(far);
     tokio::pin!(sleep);
+    let mut was_paused = false;
     loop {
         if let Err(err) = write_ready(&stream, proto.output()) {
             proto.on_eof(now());
             return Ended::Io(err);
         }
-        let deadline = proto.deadline().map(Instant::from_std);
+        let paused = proto.read_paused();
+        if was_paused && !paused && !input.is_empty() {
+            // Reading resumes: what arrived while paused is handed over first.
+            was_paused = false;
+            if proto.on_read(&mut input, now()) == Status::Close {
+                return linger(&stream, proto.output(), config.linger, Ended::Closed).await;
+            }
+            continue;
+        }
+        was_paused = paused;
+        let rate_resume = rate.resume_at();
+        let deadline = match (proto.deadline().map(Instant::from_std), rate_resume) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if let Some(d) = deadline
             && sleep.deadline() != d
         {
             sleep.as_mut().reset(d);
         }
         let want_write = !proto.output().is_empty();
-        let can_read = !proto.read_paused();
+        let can_read = !paused && rate_resume.is_none();
         let status = tokio::select! {
             biased;
             changed = shutdown.changed(), if !shutting_down => {
@@ -114,7 +134,8 @@ pub async fn drive_with_input<P: Protocol>(
                         proto.on_eof(now());
                         return linger(&stream, proto.output(), config.linger, Ended::PeerClosed).await;
                     }
-                    Ok(_) => {
+                    Ok(n) => {
+                        rate.consumed(n);
                         let status = proto.on_read(&mut input, now());
                         if input.is_empty() {
                             // Idle connections hold no read buffer.
@@ -139,7 +160,11 @@ pub async fn drive_with_input<P: Protocol>(
             () = wake.notified() => proto.on_wake(now()),
             () = &mut sleep, if deadline.is_some() => {
                 sleep.as_mut().reset(far);
-                proto.on_timer(now())
+                if proto.deadline().is_some_and(|d| d <= now()) {
+                    proto.on_timer(now())
+                } else {
+                    Status::Open
+                }
             }
         };
         if status == Status::Close {
