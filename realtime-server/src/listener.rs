@@ -17,10 +17,10 @@ use tracing::Instrument;
 use crate::Config;
 use crate::auth::{Auth, AuthFiles, ListenerAuth};
 use crate::broker::{Broker, BrokerConfig};
-use crate::store::Store;
 use crate::conn::limit::ConnLimiter;
 use crate::http::HttpConfig;
 use crate::metrics::Transport;
+use crate::store::Store;
 use crate::tls::TlsAcceptor;
 
 /// What a listener serves.

@@ -44,6 +44,7 @@ fn request(id: &str, clean: bool, expiry: u32) -> ConnectRequest {
         expiry_interval: expiry,
         version: ProtocolVersion::V5,
         will: None,
+        principal: None,
     }
 }
 

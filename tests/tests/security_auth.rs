@@ -2,7 +2,12 @@
 //! MQTT over WebSocket (`/mqtt`) and the `/ws` JSON protocol — against the
 //! in-process server with a password file and an ACL (tests/src/security.rs),
 //! anonymous access off.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::time::Duration;
 
