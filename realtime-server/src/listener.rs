@@ -15,9 +15,9 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::Config;
-use crate::auth::{Auth, AuthFiles, ListenerAuth};
+use crate::auth::{Auth, AuthFiles, ListenerPolicy};
 use crate::broker::{Broker, BrokerConfig};
-use crate::conn::limit::ConnLimiter;
+use crate::conn::limit::{ConnLimiter, Refused};
 use crate::http::HttpConfig;
 use crate::metrics::Transport;
 use crate::store::Store;
@@ -26,8 +26,8 @@ use crate::tls::TlsAcceptor;
 /// What a listener serves.
 #[derive(Clone)]
 enum Kind {
-    Mqtt(ListenerAuth),
-    MqttTls(ListenerAuth, TlsAcceptor),
+    Mqtt(ListenerPolicy),
+    MqttTls(ListenerPolicy, TlsAcceptor),
     Http(Arc<HttpConfig>),
     Https(Arc<HttpConfig>, TlsAcceptor),
 }
@@ -97,8 +97,9 @@ impl Server {
             listeners.push(Bound {
                 name: "mqtt",
                 listener: TcpListener::bind(l.mqtt.bind).await?,
-                kind: Kind::Mqtt(ListenerAuth {
+                kind: Kind::Mqtt(ListenerPolicy {
                     allow_anonymous: l.mqtt.allows_anonymous(),
+                    max_publish_rate: config.limits.max_publish_rate,
                 }),
             });
         }
@@ -115,8 +116,9 @@ impl Server {
                 name: "mqtt_tls",
                 listener: TcpListener::bind(t.bind).await?,
                 kind: Kind::MqttTls(
-                    ListenerAuth {
+                    ListenerPolicy {
                         allow_anonymous: t.allows_anonymous(),
+                        max_publish_rate: config.limits.max_publish_rate,
                     },
                     acceptor,
                 ),
@@ -278,6 +280,12 @@ async fn accept_loop(
             Ok(permit) => permit,
             Err(refused) => {
                 tracing::info!(listener = name, %peer, limit = refused.label(), "connection refused");
+                match refused {
+                    Refused::MaxConnections => broker.metrics.refused_max_connections.inc(),
+                    Refused::MaxConnectionsPerIp => {
+                        broker.metrics.refused_max_connections_per_ip.inc()
+                    }
+                }
                 if matches!(bound.kind, Kind::Http(_)) {
                     // Plain HTTP can be told why; nothing is read first.
                     tokio::spawn(async move {
@@ -343,6 +351,7 @@ async fn serve_one(
             }
             Kind::MqttTls(auth, acceptor) => {
                 let Some(tls) = crate::tls::handshake(&acceptor, stream, handshake).await else {
+                    broker.metrics.tls_handshake_failures.inc();
                     return;
                 };
                 crate::mqtt::listener::serve_connection(
@@ -364,6 +373,7 @@ async fn serve_one(
             }
             Kind::Https(config, acceptor) => {
                 let Some(tls) = crate::tls::handshake(&acceptor, stream, handshake).await else {
+                    broker.metrics.tls_handshake_failures.inc();
                     return;
                 };
                 if let Err(err) = crate::http::handle(tls, peer, broker, config, shutdown).await {

@@ -4,6 +4,26 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::broker::DropCause;
 
+mod histogram;
+
+pub use histogram::{BUCKETS as LATENCY_BUCKETS, Histogram};
+
+/// Protocol versions as labelled in metrics: `3.1`, `3.1.1`, `5.0`, and `json`
+/// for the `/ws` protocol.
+pub const VERSION_LABELS: [&str; 4] = ["3.1", "3.1.1", "5.0", "json"];
+
+/// The index of `version` in [`VERSION_LABELS`].
+pub fn version_index(version: mqtt_proto::ProtocolVersion) -> usize {
+    match version {
+        mqtt_proto::ProtocolVersion::V3_1 => 0,
+        mqtt_proto::ProtocolVersion::V3_1_1 => 1,
+        mqtt_proto::ProtocolVersion::V5 => 2,
+    }
+}
+
+/// The index of the `/ws` JSON protocol in [`VERSION_LABELS`].
+pub const JSON_VERSION: usize = 3;
+
 /// A monotonically increasing or current-value counter.
 #[derive(Debug, Default)]
 pub struct Counter(AtomicU64);
@@ -95,6 +115,22 @@ pub struct Metrics {
     pub unrouted: Counter,
     /// Connections closed because of a malformed packet or protocol error.
     pub protocol_errors: Counter,
+    /// Clients connected now (CONNECT accepted; `/ws` upgraded), by transport
+    /// ([`Transport::ALL`] order) and protocol version ([`VERSION_LABELS`]).
+    pub clients: [[Counter; 4]; 4],
+    /// Payload bytes of messages received, by QoS.
+    pub payload_bytes_received: [Counter; 3],
+    /// Payload bytes of messages sent, by QoS.
+    pub payload_bytes_sent: [Counter; 3],
+    /// Connections refused: over `max_connections`.
+    pub refused_max_connections: Counter,
+    /// Connections refused: over `max_connections_per_ip`.
+    pub refused_max_connections_per_ip: Counter,
+    /// TLS handshakes that failed or timed out.
+    pub tls_handshake_failures: Counter,
+    /// Latency of the durable store's commits (submit to durable), seconds. The
+    /// store integration observes it.
+    pub store_commit_seconds: Histogram,
 }
 
 impl Metrics {
@@ -106,6 +142,37 @@ impl Metrics {
             Transport::MqttWs => &self.connections_mqtt_ws,
             Transport::WsJson => &self.connections_ws_json,
         }
+    }
+
+    /// The gauge of connected clients of `transport` speaking `version`
+    /// (an index of [`VERSION_LABELS`]).
+    pub fn clients_of(&self, transport: Transport, version: usize) -> Option<&Counter> {
+        let t = Transport::ALL.iter().position(|x| *x == transport)?;
+        self.clients.get(t)?.get(version)
+    }
+
+    /// Counts a message received at `qos` with `payload` bytes.
+    pub fn count_received(&self, qos: mqtt_proto::QoS, payload: usize) {
+        self.received_at(qos).inc();
+        let [q0, q1, q2] = &self.payload_bytes_received;
+        match qos {
+            mqtt_proto::QoS::AtMostOnce => q0,
+            mqtt_proto::QoS::AtLeastOnce => q1,
+            mqtt_proto::QoS::ExactlyOnce => q2,
+        }
+        .add(payload as u64);
+    }
+
+    /// Counts a message sent at `qos` with `payload` bytes.
+    pub fn count_sent(&self, qos: mqtt_proto::QoS, payload: usize) {
+        self.sent_at(qos).inc();
+        let [q0, q1, q2] = &self.payload_bytes_sent;
+        match qos {
+            mqtt_proto::QoS::AtMostOnce => q0,
+            mqtt_proto::QoS::AtLeastOnce => q1,
+            mqtt_proto::QoS::ExactlyOnce => q2,
+        }
+        .add(payload as u64);
     }
 
     /// The drop counter for `cause`.
@@ -272,5 +339,129 @@ pub fn prometheus(broker: &crate::broker::Broker) -> String {
         "Retained messages.",
         &[(String::new(), broker.retained_count() as u64)],
     );
+    let mut clients = Vec::new();
+    for t in Transport::ALL {
+        for (v, label) in VERSION_LABELS.iter().enumerate() {
+            let n = m.clients_of(t, v).map_or(0, Counter::get);
+            let applies = (t == Transport::WsJson) == (v == JSON_VERSION);
+            if applies {
+                clients.push((
+                    format!("{{transport=\"{}\",version=\"{label}\"}}", t.label()),
+                    n,
+                ));
+            }
+        }
+    }
+    family(
+        "realtime_clients",
+        "gauge",
+        "Clients connected now (CONNECT accepted), by transport and protocol version.",
+        &clients,
+    );
+    family(
+        "realtime_payload_bytes_received_total",
+        "counter",
+        "Payload bytes of messages received from clients, by QoS.",
+        &qos(&m.payload_bytes_received),
+    );
+    family(
+        "realtime_payload_bytes_sent_total",
+        "counter",
+        "Payload bytes of messages sent to clients, by QoS.",
+        &qos(&m.payload_bytes_sent),
+    );
+    family(
+        "realtime_connections_refused_total",
+        "counter",
+        "Connections closed at once because of a connection limit.",
+        &[
+            (
+                "{cause=\"max_connections\"}".to_string(),
+                m.refused_max_connections.get(),
+            ),
+            (
+                "{cause=\"max_connections_per_ip\"}".to_string(),
+                m.refused_max_connections_per_ip.get(),
+            ),
+        ],
+    );
+    family(
+        "realtime_tls_handshake_failures_total",
+        "counter",
+        "TLS handshakes that failed or timed out.",
+        &[(String::new(), m.tls_handshake_failures.get())],
+    );
+    let a = &broker.auth.metrics;
+    family(
+        "realtime_auth_total",
+        "counter",
+        "Authentication outcomes.",
+        &[
+            ("{result=\"success\"}".to_string(), a.succeeded.get()),
+            (
+                "{result=\"bad_credentials\"}".to_string(),
+                a.bad_credentials.get(),
+            ),
+            (
+                "{result=\"anonymous_refused\"}".to_string(),
+                a.anonymous_refused.get(),
+            ),
+        ],
+    );
+    let accesses = [
+        crate::auth::Access::Read,
+        crate::auth::Access::Write,
+        crate::auth::Access::Subscribe,
+    ];
+    let denied: Vec<(String, u64)> = accesses
+        .iter()
+        .map(|x| {
+            (
+                format!("{{access=\"{}\"}}", x.label()),
+                a.denied_of(*x).get(),
+            )
+        })
+        .collect();
+    family(
+        "realtime_acl_denied_total",
+        "counter",
+        "Requests and deliveries the ACL denied, by access.",
+        &denied,
+    );
+    let depth = broker.queue_depths();
+    family(
+        "realtime_queued_messages",
+        "gauge",
+        "Messages waiting in session queues (not yet sent).",
+        &[(String::new(), depth.queued as u64)],
+    );
+    family(
+        "realtime_queued_bytes",
+        "gauge",
+        "Bytes waiting in session queues, counted against queue_memory_budget.",
+        &[(String::new(), broker.queue_budget.used() as u64)],
+    );
+    family(
+        "realtime_queue_memory_budget_bytes",
+        "gauge",
+        "The configured budget of all session queues together.",
+        &[(String::new(), broker.queue_budget.limit() as u64)],
+    );
+    family(
+        "realtime_inflight_messages",
+        "gauge",
+        "QoS 1/2 messages sent and not yet acknowledged, all sessions.",
+        &[(String::new(), depth.inflight as u64)],
+    );
+    family(
+        "realtime_queue_depth_max",
+        "gauge",
+        "The longest session queue, messages.",
+        &[(String::new(), depth.longest as u64)],
+    );
+    out.push_str(&m.store_commit_seconds.render(
+        "realtime_store_commit_seconds",
+        "Durable store commit latency (submit to durable).",
+    ));
     out
 }

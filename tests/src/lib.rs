@@ -13,6 +13,7 @@ pub mod mosquitto;
 pub mod mqtt;
 pub mod peer;
 pub mod security;
+pub mod tls;
 pub mod ws;
 
 use std::net::{SocketAddr, TcpListener};
@@ -172,6 +173,10 @@ pub struct InProcessServer {
     pub http: SocketAddr,
     /// The broker, for assertions on its state.
     pub broker: std::sync::Arc<realtime_server::broker::Broker>,
+    /// MQTT over TLS address, when configured.
+    pub mqtt_tls: Option<SocketAddr>,
+    /// HTTPS address, when configured.
+    pub https: Option<SocketAddr>,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -199,6 +204,8 @@ impl InProcessServer {
             mqtt: server.mqtt_addr().unwrap(),
             http: server.http_addr().unwrap(),
             broker: server.broker().clone(),
+            mqtt_tls: server.mqtt_tls_addr().ok(),
+            https: server.https_addr().ok(),
             stop,
         };
         tokio::spawn(server.run(stopped));

@@ -31,7 +31,7 @@ pub enum Event {
 
 /// A test client connection.
 pub struct TestClient {
-    stream: TcpStream,
+    stream: Box<dyn ClientStream>,
     decoder: Decoder,
     version: ProtocolVersion,
     buf: BytesMut,
@@ -48,11 +48,21 @@ pub fn connect_packet(version: ProtocolVersion, client_id: &str) -> Connect {
     c
 }
 
+/// A byte stream a test client talks over (TCP or TLS).
+pub trait ClientStream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> ClientStream for T {}
+
 impl TestClient {
     /// Opens a TCP connection without sending anything.
     pub async fn open(addr: SocketAddr, version: ProtocolVersion) -> Self {
         let stream = TcpStream::connect(addr).await.expect("connect to broker");
         stream.set_nodelay(true).unwrap();
+        Self::over(Box::new(stream), version)
+    }
+
+    /// A client over an already open stream (e.g. TLS), nothing sent yet.
+    pub fn over(stream: Box<dyn ClientStream>, version: ProtocolVersion) -> Self {
         Self {
             stream,
             decoder: Decoder::new(version),

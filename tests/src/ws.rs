@@ -37,7 +37,9 @@ pub async fn connect(
 }
 
 /// The next data message (Pings and Pongs skipped); panics on close or timeout.
-pub async fn recv(ws: &mut Client) -> Message {
+pub async fn recv<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    ws: &mut WebSocket<S>,
+) -> Message {
     loop {
         match tokio::time::timeout(WAIT, ws.recv()).await {
             Err(_) => panic!("no WebSocket message within {WAIT:?}"),
@@ -50,7 +52,9 @@ pub async fn recv(ws: &mut Client) -> Message {
 }
 
 /// The next message as JSON (panics if it is not a JSON text message).
-pub async fn recv_json(ws: &mut Client) -> Value {
+pub async fn recv_json<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    ws: &mut WebSocket<S>,
+) -> Value {
     match recv(ws).await {
         Message::Text(t) => serde_json::from_str(t.as_str()).expect("JSON"),
         other => panic!("expected a text message, got {other:?}"),
@@ -58,7 +62,10 @@ pub async fn recv_json(ws: &mut Client) -> Value {
 }
 
 /// Sends a JSON value as a text message.
-pub async fn send_json(ws: &mut Client, value: Value) {
+pub async fn send_json<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    ws: &mut WebSocket<S>,
+    value: Value,
+) {
     ws.send(Message::text(value.to_string()))
         .await
         .expect("send");

@@ -56,18 +56,23 @@ impl Principal {
     }
 }
 
-/// What a listener allows before any credential is checked.
+/// What a listener allows its connections: anonymous access, and how fast
+/// each may publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListenerAuth {
+pub struct ListenerPolicy {
     /// Whether clients without credentials are accepted.
     pub allow_anonymous: bool,
+    /// Most messages per second one connection may publish; above it reading
+    /// pauses (0: no limit).
+    pub max_publish_rate: u32,
 }
 
-impl Default for ListenerAuth {
+impl Default for ListenerPolicy {
     /// Anonymous allowed: what in-process tests and the fuzzer expect.
     fn default() -> Self {
         Self {
             allow_anonymous: true,
+            max_publish_rate: 0,
         }
     }
 }

@@ -32,7 +32,9 @@ use crate::store::{CommitTicket, Store, StoreError, StoreMode, StoreOp, SubmitEr
 
 pub use flow::{NextDelivery, PublishResult};
 pub use message::{Delivery, Message, SessionKey};
-pub use outbox::{AckResult, DropCause, Inflight, InflightPhase, Outbox, QueueLimits, Resend};
+pub use outbox::{
+    AckResult, DropCause, Inflight, InflightPhase, Outbox, QueueBudget, QueueLimits, Resend,
+};
 use persist::MessageRefs;
 pub use recover::Recovered;
 pub use session::{ConnLink, Session, SessionState, SubscriptionRecord, WillMessage};
@@ -210,6 +212,17 @@ impl SubscribeError {
     }
 }
 
+/// Queue depths summed over sessions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepths {
+    /// Deliveries waiting in queues.
+    pub queued: usize,
+    /// Messages in flight.
+    pub inflight: usize,
+    /// The longest queue.
+    pub longest: usize,
+}
+
 /// The broker. Share it as `Arc<Broker>`.
 #[derive(Debug)]
 pub struct Broker {
@@ -229,6 +242,8 @@ pub struct Broker {
     pub metrics: Metrics,
     /// Password file and ACL in force (reloaded on SIGHUP).
     pub auth: Arc<Auth>,
+    /// Bytes queued across every session, against `queue_memory_budget`.
+    pub queue_budget: Arc<QueueBudget>,
 }
 
 impl Broker {
@@ -245,7 +260,6 @@ impl Broker {
 
     fn build(config: BrokerConfig, store: Option<Store>) -> Self {
         Self {
-            config,
             sessions: Mutex::new(HashMap::new()),
             subs: RwLock::new(SubscriptionTrie::new()),
             retained: RwLock::new(RetainedTrie::new()),
@@ -258,6 +272,8 @@ impl Broker {
             store,
             metrics: Metrics::default(),
             auth: Arc::new(Auth::default()),
+            queue_budget: Arc::new(QueueBudget::new(config.queue_memory_budget)),
+            config,
         }
     }
 
@@ -691,6 +707,19 @@ impl Broker {
             .read()
             .for_each_match(filter, |_, m| out.push(m.clone()));
         out
+    }
+
+    /// Queue depths across every session (for `/metrics`; locks each session
+    /// briefly).
+    pub fn queue_depths(&self) -> QueueDepths {
+        let mut d = QueueDepths::default();
+        for session in self.sessions() {
+            let st = session.lock();
+            d.queued += st.outbox.queued();
+            d.inflight += st.outbox.inflight_len();
+            d.longest = d.longest.max(st.outbox.queued());
+        }
+        d
     }
 
     /// Every session, online and offline.

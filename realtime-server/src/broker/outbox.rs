@@ -2,6 +2,8 @@
 //! sent, and the QoS 1/2 messages in flight by packet identifier.
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use mqtt_proto::{PacketId, QoS};
@@ -100,11 +102,73 @@ pub enum AckResult {
     Unknown,
 }
 
+/// The bytes all session queues hold together, against a budget
+/// ([`super::BrokerConfig::queue_memory_budget`]): above 3/4 of it QoS 0
+/// deliveries are refused, above it every delivery (cause
+/// [`DropCause::MemoryBudget`]).
+#[derive(Debug)]
+pub struct QueueBudget {
+    used: AtomicUsize,
+    limit: usize,
+}
+
+impl QueueBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        Self {
+            used: AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    /// Bytes queued now, all sessions together.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// The budget.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Whether `cost` more bytes of a `qos` delivery fit.
+    fn admits(&self, cost: usize, qos: QoS) -> bool {
+        let limit = if qos == QoS::AtMostOnce {
+            self.limit / 4 * 3
+        } else {
+            self.limit
+        };
+        self.used().saturating_add(cost) <= limit
+    }
+
+    fn add(&self, n: usize) {
+        self.used.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn sub(&self, n: usize) {
+        let _ = self
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                Some(u.saturating_sub(n))
+            });
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        if let Some(b) = &self.budget {
+            b.sub(self.queued_bytes);
+        }
+    }
+}
+
 /// A session's outgoing messages.
 #[derive(Debug, Default)]
 pub struct Outbox {
     queue: VecDeque<Delivery>,
     queued_bytes: usize,
+    /// The global queue budget this outbox counts against, once attached.
+    budget: Option<Arc<QueueBudget>>,
     /// In the order they were first sent (MQTT-4.6.0: resent in that order).
     inflight: VecDeque<Inflight>,
     in_use: HashSet<u16>,
@@ -137,13 +201,37 @@ impl Outbox {
         self.queue.iter()
     }
 
-    /// Queues `delivery` unless that would pass `limits`.
+    /// Counts this outbox's queued bytes (now and from now on) against `budget`.
+    pub fn attach_budget(&mut self, budget: &Arc<QueueBudget>) {
+        if self.budget.is_none() {
+            budget.add(self.queued_bytes);
+            self.budget = Some(budget.clone());
+        }
+    }
+
+    fn set_queued_bytes(&mut self, bytes: usize) {
+        if let Some(b) = &self.budget {
+            if bytes > self.queued_bytes {
+                b.add(bytes - self.queued_bytes);
+            } else {
+                b.sub(self.queued_bytes - bytes);
+            }
+        }
+        self.queued_bytes = bytes;
+    }
+
+    /// Queues `delivery` unless that would pass `limits` or the global budget.
     pub fn push(&mut self, delivery: Delivery, limits: QueueLimits) -> Result<(), DropCause> {
         let cost = delivery.message.queue_cost();
         if self.queue.len() >= limits.max_messages || self.queued_bytes + cost > limits.max_bytes {
             return Err(DropCause::QueueFull);
         }
-        self.queued_bytes += cost;
+        if let Some(b) = &self.budget
+            && !b.admits(cost, delivery.qos)
+        {
+            return Err(DropCause::MemoryBudget);
+        }
+        self.set_queued_bytes(self.queued_bytes + cost);
         self.queue.push_back(delivery);
         Ok(())
     }
@@ -176,7 +264,7 @@ impl Outbox {
 
     fn take_front(&mut self) -> Option<Delivery> {
         let d = self.queue.pop_front()?;
-        self.queued_bytes = self.queued_bytes.saturating_sub(d.message.queue_cost());
+        self.set_queued_bytes(self.queued_bytes.saturating_sub(d.message.queue_cost()));
         if self.queue.is_empty() {
             // Idle sessions hold no queue memory.
             self.queue = VecDeque::new();
@@ -317,7 +405,7 @@ impl Outbox {
 
     /// Restores a queued delivery at start-up (no limits: it was accepted before).
     pub fn restore_queued(&mut self, delivery: Delivery) {
-        self.queued_bytes += delivery.message.queue_cost();
+        self.set_queued_bytes(self.queued_bytes + delivery.message.queue_cost());
         self.queue.push_back(delivery);
     }
 
@@ -372,7 +460,8 @@ impl Outbox {
                     .into_iter()
                     .partition(|d| d.shared.is_some());
             self.queue = rest;
-            self.queued_bytes = self.queue.iter().map(|d| d.message.queue_cost()).sum();
+            let bytes = self.queue.iter().map(|d| d.message.queue_cost()).sum();
+            self.set_queued_bytes(bytes);
             out.extend(shared);
         }
         out

@@ -177,6 +177,7 @@ impl Broker {
             delivery.seq = st.next_seq;
         }
         let record = durable.then(|| (delivery.clone(), delivery.message.clone()));
+        st.outbox.attach_budget(&self.queue_budget);
         match st.outbox.push(delivery, self.config.queue) {
             Ok(()) => {
                 if let Some((d, m)) = record {

@@ -498,8 +498,9 @@ impl Config {
                 pong_timeout: Duration::from_secs(h.pong_timeout_secs),
                 close_timeout: Duration::from_millis(h.close_timeout_ms),
             },
-            auth: crate::auth::ListenerAuth {
+            auth: crate::auth::ListenerPolicy {
                 allow_anonymous: self.listeners.http.allows_anonymous(),
+                max_publish_rate: self.limits.max_publish_rate,
             },
             driver: self.driver_config(),
         }

@@ -54,6 +54,17 @@ impl TokenBucket {
         self.tokens -= n as f64;
     }
 
+    /// Like [`TokenBucket::resume_at`], without refilling (for `&self` checks).
+    pub fn resume_at_peek(&self, now: Instant) -> Option<Instant> {
+        if self.rate == 0 {
+            return None;
+        }
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        let tokens = self.tokens + elapsed * self.rate as f64;
+        (tokens < 0.0)
+            .then(|| now + Duration::from_secs_f64((-tokens / self.rate as f64).max(0.001)))
+    }
+
     /// When the debt is paid, if there is one: until then, stop.
     pub fn resume_at(&mut self, now: Instant) -> Option<Instant> {
         if self.rate == 0 {

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use tokio::sync::Notify;
 use ws_proto::http::RequestHead;
 
-use crate::auth::ListenerAuth;
+use crate::auth::ListenerPolicy;
 use crate::broker::Broker;
 
 /// Decodes `%XX` escapes and `+` (as a space) of a query component.
@@ -69,7 +69,7 @@ pub(super) fn credentials(head: &RequestHead) -> Result<Option<(String, String)>
 pub(super) async fn authenticate_upgrade(
     head: &RequestHead,
     broker: &Arc<Broker>,
-    listener: &ListenerAuth,
+    listener: &ListenerPolicy,
 ) -> Result<Option<String>, String> {
     let auth = &broker.auth;
     match credentials(head)? {

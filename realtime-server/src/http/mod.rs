@@ -19,7 +19,7 @@ use ws_proto::handshake::server::{ServerConfig, accept};
 use ws_proto::http::{HeadLimits, Parsed, RequestHead, parse_request};
 use ws_proto::protocol::{Config as WsConfig, Connection, Role};
 
-use crate::auth::ListenerAuth;
+use crate::auth::ListenerPolicy;
 use crate::broker::Broker;
 use crate::conn::tcp::{DriverConfig, Ended};
 use crate::conn::{Driven, Protocol};
@@ -48,7 +48,7 @@ pub struct HttpConfig {
     /// Keep-alive pings and close timing.
     pub timers: WsTimers,
     /// Anonymous access on this listener (`/mqtt` CONNECTs and `/ws` upgrades).
-    pub auth: ListenerAuth,
+    pub auth: ListenerPolicy,
     /// How the connection drivers buffer, linger and limit reading.
     pub driver: DriverConfig,
 }
@@ -63,7 +63,7 @@ impl Default for HttpConfig {
             echo_max_message_size: 16 * 1024 * 1024,
             allowed_origins: None,
             timers: WsTimers::default(),
-            auth: ListenerAuth::default(),
+            auth: ListenerPolicy::default(),
             driver: DriverConfig::default(),
         }
     }
@@ -351,7 +351,8 @@ async fn upgrade<S: Driven>(
             .await
         }
         "/ws" => {
-            let client = JsonClient::with_user(broker, wake.clone(), user, now);
+            let client = JsonClient::with_user(broker, wake.clone(), user, now)
+                .with_publish_rate(config.auth.max_publish_rate);
             run(
                 stream,
                 WsProtocol::new(ws, client, config.timers, "/ws", now),

@@ -21,11 +21,12 @@ use mqtt_proto::{
 use tokio::sync::Notify;
 
 use super::convert::{message_from_publish, will_message};
-use crate::auth::{Access, EnhancedAuth, ListenerAuth, Principal};
+use crate::auth::{Access, EnhancedAuth, ListenerPolicy, Principal};
 use crate::broker::{
     AckResult, Broker, Commit, ConnectRequest, Delivery, Departure, DropCause, NextDelivery,
     Resend, Session,
 };
+use crate::conn::rate::TokenBucket;
 use crate::conn::{OutQueue, Protocol, Status};
 
 mod auth;
@@ -88,9 +89,11 @@ pub struct MqttConnection {
     pending_acks: VecDeque<(Commit, Packet)>,
     store_waiter: Arc<StoreWaiter>,
     /// What the listener allows (anonymous access).
-    listener: ListenerAuth,
+    listener: ListenerPolicy,
     /// A CONNECT waiting for its authentication to finish.
     pending: Option<Box<auth::PendingConnect>>,
+    /// PUBLISH rate limit (reading pauses while over it).
+    publish_rate: TokenBucket,
 }
 
 /// The task waiting for the store on behalf of a connection.
@@ -124,14 +127,16 @@ impl MqttConnection {
             closed: false,
             pending_acks: VecDeque::new(),
             store_waiter: Arc::default(),
-            listener: ListenerAuth::default(),
+            listener: ListenerPolicy::default(),
             pending: None,
+            publish_rate: TokenBucket::new(0, now),
         }
     }
 
     /// The same connection under `listener`'s rules (anonymous access); the
     /// default allows anonymous clients.
-    pub fn with_listener(mut self, listener: ListenerAuth) -> Self {
+    pub fn with_listener(mut self, listener: ListenerPolicy) -> Self {
+        self.publish_rate = TokenBucket::new(u64::from(listener.max_publish_rate), Instant::now());
         self.listener = listener;
         self
     }
@@ -341,6 +346,13 @@ impl MqttConnection {
             None => principal,
         };
         tracing::Span::current().record("client_id", connected.session.client_id.as_str());
+        if let Some(c) = self
+            .broker
+            .metrics
+            .clients_of(self.transport, crate::metrics::version_index(version))
+        {
+            c.inc();
+        }
         let mut keep_alive = connect.keep_alive;
         let mut server_keep_alive = None;
         if let Some(max) = config.max_keep_alive
@@ -631,8 +643,8 @@ impl MqttConnection {
             .encode_header(live.version, self.out.tail_mut())
             .is_ok()
         {
+            self.broker.metrics.count_sent(d.qos, publish.payload.len());
             self.out.put_bytes(publish.payload);
-            self.broker.metrics.sent_at(d.qos).inc();
             self.broker.metrics.bytes_sent.add(size as u64);
         }
     }
@@ -805,7 +817,7 @@ impl MqttConnection {
                 );
             }
         }
-        self.broker.metrics.received_at(qos).inc();
+        self.broker.metrics.count_received(qos, p.payload.len());
         let qos2_id = packet_id.filter(|_| qos == QoS::ExactlyOnce);
         let message = message_from_publish(p, session.key, now);
         let result = self.broker.publish_from(&session, message, qos2_id, now);
@@ -1009,10 +1021,15 @@ impl Protocol for MqttConnection {
         if self.closed {
             return None;
         }
-        match &self.live {
+        let own = match &self.live {
             None => Some(self.connect_deadline),
             Some(l) if l.keep_alive.is_zero() => None,
             Some(l) => Some(l.last_packet + l.keep_alive * 3 / 2),
+        };
+        // While over the PUBLISH rate, wake up when reading may resume.
+        match (own, self.publish_rate.resume_at_peek(Instant::now())) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -1023,7 +1040,10 @@ impl Protocol for MqttConnection {
     fn read_paused(&self) -> bool {
         // Back-pressure: the client does not read, the store cannot keep up,
         // or a password check is running.
-        self.out.len() > OUTPUT_PAUSE_READ || self.broker.store_backlogged() || self.verifying()
+        self.out.len() > OUTPUT_PAUSE_READ
+            || self.broker.store_backlogged()
+            || self.verifying()
+            || self.publish_rate.resume_at_peek(Instant::now()).is_some()
     }
 }
 
@@ -1050,10 +1070,17 @@ impl MqttConnection {
                     Err(err) => return self.connect_error(err),
                 }
             };
+            if self.publish_rate.resume_at(now).is_some() {
+                // Over the PUBLISH rate: the rest waits (reading is paused).
+                return Status::Open;
+            }
             match live.decoder.decode(input) {
                 Ok(None) => return Status::Open,
                 Ok(Some(packet)) => {
                     live.last_packet = now;
+                    if matches!(packet, Packet::Publish(_)) {
+                        self.publish_rate.take(1, now);
+                    }
                     if self.on_packet(packet, now) == Status::Close {
                         return Status::Close;
                     }
@@ -1088,6 +1115,14 @@ impl MqttConnection {
 impl Drop for MqttConnection {
     fn drop(&mut self) {
         self.broker.metrics.connections_of(self.transport).dec();
+        if let Some(live) = &self.live
+            && let Some(c) = self
+                .broker
+                .metrics
+                .clients_of(self.transport, crate::metrics::version_index(live.version))
+        {
+            c.dec();
+        }
         if !self.closed {
             self.close(Departure::WithWill, Instant::now());
         }

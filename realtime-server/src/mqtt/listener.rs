@@ -8,7 +8,7 @@ use std::time::Instant;
 use tokio::sync::{Notify, watch};
 
 use super::MqttConnection;
-use crate::auth::ListenerAuth;
+use crate::auth::ListenerPolicy;
 use crate::broker::Broker;
 use crate::conn::Driven;
 use crate::conn::tcp::{DriverConfig, Ended};
@@ -20,7 +20,7 @@ pub async fn serve_connection<S: Driven>(
     peer: SocketAddr,
     transport: Transport,
     broker: Arc<Broker>,
-    auth: ListenerAuth,
+    auth: ListenerPolicy,
     shutdown: watch::Receiver<bool>,
     config: &DriverConfig,
 ) {

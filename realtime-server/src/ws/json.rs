@@ -19,6 +19,7 @@ use super::{WsApp, WsOut};
 use crate::auth::{Access, Principal};
 use crate::broker::{Broker, ConnectRequest, Delivery, Departure, Message as BusMessage, Session};
 use crate::conn::Status;
+use crate::conn::rate::TokenBucket;
 
 /// Subscription identifier marking a subscription delivered as JSON messages.
 const JSON_SUB: u32 = 2;
@@ -37,6 +38,7 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 /// One `/ws` client.
 pub struct JsonClient {
     broker: Arc<Broker>,
+    publish_rate: TokenBucket,
     principal: Arc<Principal>,
     session: Arc<Session>,
     conn_id: u64,
@@ -90,8 +92,15 @@ impl JsonClient {
             .metrics
             .connections_of(crate::metrics::Transport::WsJson)
             .inc();
+        if let Some(c) = broker.metrics.clients_of(
+            crate::metrics::Transport::WsJson,
+            crate::metrics::JSON_VERSION,
+        ) {
+            c.inc();
+        }
         Self {
             broker,
+            publish_rate: TokenBucket::new(0, now),
             principal,
             session: connected.session,
             conn_id: connected.conn_id,
@@ -99,6 +108,13 @@ impl JsonClient {
             stalled_since: None,
             ended: false,
         }
+    }
+
+    /// Limits publishing to `per_second` messages (0: no limit); above it the
+    /// connection stops reading until the rate allows (back-pressure).
+    pub fn with_publish_rate(mut self, per_second: u32) -> Self {
+        self.publish_rate = TokenBucket::new(u64::from(per_second), Instant::now());
+        self
     }
 
     /// Refuses with `not_authorized` what the ACL does not allow (and logs it).
@@ -322,7 +338,8 @@ impl JsonClient {
                 ));
             }
         }
-        self.broker.metrics.received_at(qos).inc();
+        self.broker.metrics.count_received(qos, payload.len());
+        self.publish_rate.take(1, now);
         let message = BusMessage::new(
             Utf8Bytes::from(name.to_string()),
             payload,
@@ -364,7 +381,10 @@ impl JsonClient {
         })();
         match parsed {
             Ok((retain, name, payload)) => {
-                self.broker.metrics.received_at(QoS::AtMostOnce).inc();
+                self.broker
+                    .metrics
+                    .count_received(QoS::AtMostOnce, payload.len());
+                self.publish_rate.take(1, now);
                 let message = BusMessage::new(
                     Utf8Bytes::from(name),
                     payload,
@@ -422,7 +442,9 @@ impl JsonClient {
 
     fn deliver(&mut self, d: Delivery, ws: &mut WsOut<'_>, now: Instant) {
         self.seq += 1;
-        self.broker.metrics.sent_at(d.qos).inc();
+        self.broker
+            .metrics
+            .count_sent(d.qos, d.message.payload.len());
         let m = &d.message;
         let binary_only =
             d.subscription_ids.contains(&BINARY_SUB) && !d.subscription_ids.contains(&JSON_SUB);
@@ -576,7 +598,15 @@ impl WsApp for JsonClient {
     }
 
     fn deadline(&self) -> Option<Instant> {
-        self.stalled_since.map(|since| since + STALL_LIMIT)
+        let stall = self.stalled_since.map(|since| since + STALL_LIMIT);
+        match (stall, self.publish_rate.resume_at_peek(Instant::now())) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn read_paused(&self) -> bool {
+        self.publish_rate.resume_at_peek(Instant::now()).is_some()
     }
 
     fn on_end(&mut self, now: Instant) {
@@ -586,6 +616,12 @@ impl WsApp for JsonClient {
                 .metrics
                 .connections_of(crate::metrics::Transport::WsJson)
                 .dec();
+            if let Some(c) = self.broker.metrics.clients_of(
+                crate::metrics::Transport::WsJson,
+                crate::metrics::JSON_VERSION,
+            ) {
+                c.dec();
+            }
             self.broker
                 .disconnect(&self.session, self.conn_id, Departure::Normal, None, now);
         }

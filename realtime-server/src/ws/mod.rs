@@ -204,6 +204,11 @@ impl<A: WsApp> Protocol for WsProtocol<A> {
         self.last_read = now;
         self.ping_sent = false;
         loop {
+            if self.app.read_paused() {
+                // The application asked for back-pressure (rate limit): the rest
+                // of the input waits in the driver until it lifts.
+                break;
+            }
             let read = self.ws.read(input);
             // Pongs and Close replies go out in the order the frames came in
             // (a Pong before the messages that followed its Ping, §5.5.2).

@@ -43,6 +43,19 @@ impl MqttOverWs {
         }
     }
 
+    /// Hands over MQTT bytes left while reading was paused (authentication,
+    /// rate limit), once it no longer is.
+    fn resume(&mut self, status: Status, now: Instant) -> Status {
+        if status == Status::Open && !self.input.is_empty() && !self.mqtt.read_paused() {
+            let status = self.mqtt.on_read(&mut self.input, now);
+            if self.input.is_empty() {
+                self.input = BytesMut::new();
+            }
+            return status;
+        }
+        status
+    }
+
     fn finish(&mut self, status: Status, ws: &mut WsOut<'_>) -> Status {
         self.flush(ws);
         status
@@ -78,11 +91,13 @@ impl WsApp for MqttOverWs {
 
     fn on_wake(&mut self, ws: &mut WsOut<'_>, now: Instant) -> Status {
         let status = self.mqtt.on_wake(now);
+        let status = self.resume(status, now);
         self.finish(status, ws)
     }
 
     fn on_timer(&mut self, ws: &mut WsOut<'_>, now: Instant) -> Status {
         let status = self.mqtt.on_timer(now);
+        let status = self.resume(status, now);
         self.finish(status, ws)
     }
 
