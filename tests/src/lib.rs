@@ -54,6 +54,15 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Waits until something accepts TCP connections on 127.0.0.1:`port` (panics after 20 s).
+pub fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on port {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The release server binary the interop tests start: `$REALTIME_SERVER_BIN`, else
 /// `target/release/realtime-server` (built by `scripts/test.sh`).
 pub fn server_binary() -> PathBuf {

@@ -90,8 +90,27 @@ impl MqttConnection {
             }));
             return self.enhanced_step(step, now);
         }
+        if !auth.has_passwords() {
+            // Without a password file nothing can be checked: the client is
+            // anonymous, whatever credentials it sent.
+            return if self.listener.allow_anonymous {
+                self.finish_connect(connect, None, None, now)
+            } else if connect.username.is_some() || connect.password.is_some() {
+                self.refuse_auth(
+                    &connect,
+                    AuthFailure::BadCredentials,
+                    "no password file to check credentials against, and anonymous access is off",
+                )
+            } else {
+                self.refuse_auth(
+                    &connect,
+                    AuthFailure::NotAuthorized,
+                    "anonymous access is not allowed on this listener",
+                )
+            };
+        }
         match (&connect.username, &connect.password) {
-            (Some(user), Some(password)) if auth.has_passwords() => {
+            (Some(user), Some(password)) => {
                 let verification = auth.verify_async(
                     user.as_str().to_string(),
                     password.to_vec(),
@@ -110,21 +129,14 @@ impl MqttConnection {
                 AuthFailure::BadCredentials,
                 "a password without a user name",
             ),
-            (Some(_), _) if auth.has_passwords() => self.refuse_auth(
+            (Some(_), None) => self.refuse_auth(
                 &connect,
                 AuthFailure::BadCredentials,
                 "a user name without a password",
             ),
-            _ if self.listener.allow_anonymous => {
-                // Without a password file nothing can be checked: the client is
-                // anonymous, whatever user name it sent.
+            (None, None) if self.listener.allow_anonymous => {
                 self.finish_connect(connect, None, None, now)
             }
-            (Some(_), _) => self.refuse_auth(
-                &connect,
-                AuthFailure::BadCredentials,
-                "no password file to check credentials against, and anonymous access is off",
-            ),
             (None, None) => self.refuse_auth(
                 &connect,
                 AuthFailure::NotAuthorized,
