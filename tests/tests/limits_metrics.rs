@@ -301,3 +301,30 @@ async fn metrics_parse_and_count() {
         value(&samples, "realtime_store_commit_seconds_count", &[])
     );
 }
+
+/// Over `max_read_rate` (bytes per second), the driver stops reading the
+/// connection for a while: slower, nothing lost (lower bound only, see above).
+#[tokio::test]
+async fn read_rate_pauses_reading() {
+    let mut config = loopback_config();
+    config.limits.max_read_rate = 64 * 1024;
+    let broker = config.broker_config();
+    let s = InProcessServer::start_config(config, broker).await;
+    let mut sub = TestClient::connect(s.mqtt, ProtocolVersion::V5, "rsub").await;
+    sub.subscribe("b/#", QoS::AtMostOnce).await;
+    let mut publisher = TestClient::connect(s.mqtt, ProtocolVersion::V5, "rpub").await;
+    let started = Instant::now();
+    let chunk = vec![7u8; 16 * 1024];
+    for _ in 0..12 {
+        publisher
+            .publish("b/x", &chunk, QoS::AtMostOnce, false)
+            .await;
+    }
+    for _ in 0..12 {
+        assert_eq!(sub.recv_publish().await.payload.len(), chunk.len());
+    }
+    // 192 KiB at 64 KiB/s: the first 64 KiB are the burst and the last read is
+    // handled before its debt is paid (at most one 64 KiB read), so at least 1 s.
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(1000), "{took:?}");
+}

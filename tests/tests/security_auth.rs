@@ -484,3 +484,61 @@ async fn acl_applies_across_transports() {
     let p = alice.recv_publish().await;
     assert_eq!(p.topic.as_str(), "public/news");
 }
+
+/// CONNECT with a password and packets right behind it in one write: reading
+/// pauses during the password check, and what arrived meanwhile is handled once
+/// the CONNACK is out (nothing lost, in order).
+#[tokio::test]
+async fn packets_pipelined_behind_a_password_connect_wait_for_it() {
+    let fx = SecurityFixture::new();
+    let s = server(&fx).await;
+    let mut bytes = BytesMut::new();
+    Packet::Connect(Box::new(with_credentials(
+        ProtocolVersion::V5,
+        "pipelined",
+        Some("alice"),
+        Some("wonderland"),
+    )))
+    .encode(ProtocolVersion::V5, &mut bytes)
+    .unwrap();
+    Packet::PingReq
+        .encode(ProtocolVersion::V5, &mut bytes)
+        .unwrap();
+    let mut p = mqtt_proto::Publish::new("alice/x".to_string(), Bytes::from_static(b"1"));
+    p.qos = QoS::AtLeastOnce;
+    p.packet_id = mqtt_proto::PacketId::new(3);
+    Packet::Publish(p)
+        .encode(ProtocolVersion::V5, &mut bytes)
+        .unwrap();
+    let mut c = TestClient::open(s.mqtt, ProtocolVersion::V5).await;
+    c.send_raw(&bytes).await;
+    assert!(matches!(c.recv().await, Packet::ConnAck(a) if a.reason_code == ReasonCode::Success));
+    assert!(matches!(c.recv().await, Packet::PingResp));
+    assert!(matches!(c.recv().await, Packet::PubAck(a) if a.packet_id.get() == 3));
+}
+
+/// `http.allowed_origins`: a WebSocket upgrade from another Origin gets 403
+/// (RFC 6455 §4.2.2), one from an allowed Origin is accepted.
+#[tokio::test]
+async fn websocket_origin_allow_list() {
+    let mut config = realtime_tests::loopback_config();
+    config.http.allowed_origins = Some(vec!["https://app.example".to_string()]);
+    let broker = config.broker_config();
+    let s = InProcessServer::start_config(config, broker).await;
+    let upgrade = |origin: &str| {
+        format!(
+            "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: {origin}\r\n\r\n"
+        )
+    };
+    let (status, _) = raw_http(s.http, upgrade("https://evil.example").as_bytes()).await;
+    assert_eq!(status, 403);
+    let mut stream = tokio::net::TcpStream::connect(s.http).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stream, upgrade("https://app.example").as_bytes())
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    tokio::io::AsyncReadExt::read_exact(&mut stream, &mut head)
+        .await
+        .unwrap();
+    assert_eq!(&head, b"HTTP/1.1 101");
+}
