@@ -24,11 +24,9 @@ mod smoke {
         std::net::SocketAddr,
         watch::Sender<bool>,
     ) {
-        let config = Config {
-            mqtt_listen: "127.0.0.1:0".parse().unwrap(),
-            http_listen: "127.0.0.1:0".parse().unwrap(),
-            ..Config::default()
-        };
+        let mut config = Config::default();
+        config.listeners.mqtt.bind = "127.0.0.1:0".parse().unwrap();
+        config.listeners.http.bind = "127.0.0.1:0".parse().unwrap();
         let server = Server::bind(&config).await.unwrap();
         let addr = server.mqtt_addr().unwrap();
         let http = server.http_addr().unwrap();
