@@ -542,3 +542,65 @@ async fn websocket_origin_allow_list() {
         .unwrap();
     assert_eq!(&head, b"HTTP/1.1 101");
 }
+
+/// MQTT 5.0 §4.12.1 re-authentication: AUTH 0x19 with the CONNECT's method runs
+/// SCRAM again and ends with AUTH 0x00 and the server signature; a wrong proof
+/// ends the connection with DISCONNECT 0x87 (0x86 is not a DISCONNECT reason code).
+#[tokio::test]
+async fn mqtt_5_re_authentication() {
+    let fx = SecurityFixture::new();
+    let s = server(&fx).await;
+    let auth = |code: ReasonCode, data: String| {
+        let mut a = Auth {
+            reason_code: code,
+            ..Default::default()
+        };
+        a.properties.authentication_method = Some(SCRAM_SHA_256.into());
+        a.properties.authentication_data = Some(Bytes::from(data));
+        Packet::Auth(a)
+    };
+    let data = |p: Packet| match p {
+        Packet::Auth(a) => (
+            a.reason_code,
+            String::from_utf8(a.properties.authentication_data.unwrap().to_vec()).unwrap(),
+        ),
+        other => panic!("expected AUTH, got {other:?}"),
+    };
+    let nonce = "reauthNonce";
+    let mut c = connect_packet(ProtocolVersion::V5, "reauth");
+    c.properties.authentication_method = Some(SCRAM_SHA_256.into());
+    c.properties.authentication_data = Some(Bytes::from(scram::first("bob", nonce)));
+    let mut client = TestClient::open(s.mqtt, ProtocolVersion::V5).await;
+    client.send(&Packet::Connect(Box::new(c))).await;
+    let (_, server_first) = data(client.recv().await);
+    let (last, _) = scram::last("bob", "builder", nonce, &server_first).unwrap();
+    client
+        .send(&auth(ReasonCode::ContinueAuthentication, last))
+        .await;
+    assert!(
+        matches!(client.recv().await, Packet::ConnAck(a) if a.reason_code == ReasonCode::Success)
+    );
+    for (password, ok) in [("builder", true), ("wrong", false)] {
+        client
+            .send(&auth(
+                ReasonCode::ReAuthenticate,
+                scram::first("bob", nonce),
+            ))
+            .await;
+        let (code, server_first) = data(client.recv().await);
+        assert_eq!(code, ReasonCode::ContinueAuthentication);
+        let (last, expected) = scram::last("bob", password, nonce, &server_first).unwrap();
+        client
+            .send(&auth(ReasonCode::ContinueAuthentication, last))
+            .await;
+        let reply = client.recv().await;
+        if ok {
+            assert_eq!(data(reply), (ReasonCode::Success, expected));
+        } else {
+            assert!(
+                matches!(&reply, Packet::Disconnect(d) if d.reason_code == ReasonCode::NotAuthorized),
+                "{reply:?}"
+            );
+        }
+    }
+}

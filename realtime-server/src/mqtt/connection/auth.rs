@@ -337,7 +337,9 @@ impl MqttConnection {
                 live.reauth = None;
                 self.broker.auth.metrics.bad_credentials.inc();
                 tracing::info!(peer = %self.peer, "re-authentication failed");
-                let mut d = Disconnect::new(failure.reason_code());
+                // 0x86 is no DISCONNECT reason (MQTT 5.0 §3.14.2.1): 0x87.
+                let _ = failure;
+                let mut d = Disconnect::new(ReasonCode::NotAuthorized);
                 d.properties.reason_string =
                     Some(Utf8Bytes::from_static("re-authentication failed"));
                 self.send(&Packet::Disconnect(d));
