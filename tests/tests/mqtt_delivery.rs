@@ -22,8 +22,8 @@ fn opts(qos: QoS) -> SubscriptionOptions {
     }
 }
 
-/// MQTT-4.3.1..4.3.3 and MQTT-3.8.4-8: each QoS end to end, in both versions, at the
-/// minimum of the published and the granted QoS.
+/// MQTT-4.3.1..4.3.3 and 5.0 MQTT-3.8.4-8 (3.1.1 MQTT-3.8.4-6): each QoS end to end,
+/// in both versions, at the minimum of the published and the granted QoS.
 #[tokio::test]
 async fn qos_0_1_2_delivered_at_min_of_published_and_granted() {
     let server = InProcessServer::start().await;
