@@ -34,6 +34,18 @@ pub struct Message {
     pub store_id: OnceLock<u64>,
 }
 
+/// A copy of `s` in an allocation of its own: a string kept for long (client id,
+/// subscription filter, retained topic) must not keep alive the whole read
+/// buffer it was sliced from.
+pub fn owned_str(s: &Utf8Bytes) -> Utf8Bytes {
+    Utf8Bytes::from(s.as_str().to_owned())
+}
+
+/// Like [`owned_str`], for binary data.
+pub fn owned_bytes(b: &Bytes) -> Bytes {
+    Bytes::copy_from_slice(b)
+}
+
 impl Message {
     /// A message from `publisher` received at `now`: the Message Expiry Interval
     /// becomes an absolute deadline, and hop-by-hop properties are removed.
@@ -71,6 +83,33 @@ impl Message {
             .message_expiry_interval
             .map(|secs| now + Duration::from_secs(u64::from(secs)));
         self
+    }
+
+    /// A copy that owns its topic, payload and property strings (for messages kept
+    /// long: retained messages and wills), sharing nothing with a read buffer.
+    pub fn compacted(&self) -> Self {
+        let p = &self.properties;
+        let properties = PublishProperties {
+            payload_format_indicator: p.payload_format_indicator,
+            message_expiry_interval: p.message_expiry_interval,
+            topic_alias: None,
+            response_topic: p.response_topic.as_ref().map(owned_str),
+            correlation_data: p.correlation_data.as_ref().map(owned_bytes),
+            content_type: p.content_type.as_ref().map(owned_str),
+            subscription_identifiers: Vec::new(),
+            user_properties: p
+                .user_properties
+                .iter()
+                .map(|u| mqtt_proto::UserProperty { name: owned_str(&u.name), value: owned_str(&u.value) })
+                .collect(),
+        };
+        Self {
+            topic: owned_str(&self.topic),
+            payload: owned_bytes(&self.payload),
+            properties,
+            store_id: self.store_id.clone(),
+            ..self.clone()
+        }
     }
 
     /// Whether the message expired (MQTT-3.3.2-5).

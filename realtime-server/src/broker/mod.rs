@@ -394,7 +394,7 @@ impl Broker {
             let id = self.assign_client_id(&sessions);
             (id.clone(), Some(id))
         } else {
-            (req.client_id.clone(), None)
+            (message::owned_str(&req.client_id), None)
         };
         let existing = sessions.get(&client_id).cloned();
         let resumed = match existing {

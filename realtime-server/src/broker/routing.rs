@@ -7,6 +7,7 @@ use std::time::Instant;
 use mqtt_proto::{QoS, RetainHandling, SubscriptionOptions, Utf8Bytes, topic};
 
 use super::Session;
+use super::message::owned_str;
 use super::persist::{self, MessageRefs};
 use super::{
     Broker, Delivery, DropCause, Message, SessionKey, SubEntry, SubscribeError, SubscriptionRecord,
@@ -47,9 +48,11 @@ impl Broker {
                     });
                 }
             } else {
-                match retained.set(&message.topic, message.clone()) {
+                // Kept for long: its own allocation, not a slice of a read buffer.
+                let kept = Arc::new(message.compacted());
+                match retained.set(&message.topic, kept.clone()) {
                     Ok(_) if durable => {
-                        let id = refs.id(&message, ops);
+                        let id = refs.id(&kept, ops);
                         ops.push(StoreOp::PutRetained {
                             topic: message.topic.to_string(),
                             message_id: id,
@@ -269,6 +272,7 @@ impl Broker {
             return Err(SubscribeError::InvalidFilter);
         }
         options.qos = options.qos.min(self.config.max_qos);
+        let filter = &owned_str(filter);
         let mut ops = Vec::new();
         let record = SubscriptionRecord { options, id };
         let existed = {

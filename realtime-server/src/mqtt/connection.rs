@@ -22,6 +22,7 @@ use tokio::sync::Notify;
 
 use super::convert::{message_from_publish, will_message};
 use crate::auth::{Access, EnhancedAuth, ListenerPolicy, Principal};
+use crate::broker::message::owned_str;
 use crate::broker::{
     AckResult, Broker, Commit, ConnectRequest, Delivery, Departure, DropCause, NextDelivery,
     Resend, Session,
@@ -637,7 +638,7 @@ impl MqttConnection {
             }
         };
         if let Some(alias) = new_alias {
-            live.aliases_out.insert(m.topic.clone(), alias);
+            live.aliases_out.insert(owned_str(&m.topic), alias);
         }
         if publish
             .encode_header(live.version, self.out.tail_mut())
@@ -737,7 +738,7 @@ impl MqttConnection {
             }
             let slot = live.aliases_in.get_mut(usize::from(alias) - 1);
             match slot {
-                Some(slot) if !p.topic.is_empty() => *slot = Some(p.topic.clone()),
+                Some(slot) if !p.topic.is_empty() => *slot = Some(owned_str(&p.topic)),
                 Some(Some(topic)) => p.topic = topic.clone(),
                 _ => {
                     let why =
