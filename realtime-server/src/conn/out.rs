@@ -10,9 +10,6 @@ use bytes::{Buf, Bytes, BytesMut};
 /// the coalescing buffer.
 pub const SHARE_THRESHOLD: usize = 1024;
 
-/// The most slices handed to one vectored write.
-const MAX_SLICES: usize = 64;
-
 /// A write queue of byte chunks.
 ///
 /// ```
@@ -23,9 +20,8 @@ const MAX_SLICES: usize = 64;
 /// out.put_slice(b"header");
 /// out.put_bytes(Bytes::from(vec![7u8; 4096]));
 /// assert_eq!(out.len(), 6 + 4096);
-/// let mut slices = Vec::new();
-/// out.slices(&mut slices);
-/// assert_eq!(slices.len(), 2);
+/// let mut slices = [std::io::IoSlice::new(&[]); 8];
+/// assert_eq!(out.fill_slices(&mut slices), 2);
 /// ```
 #[derive(Debug, Default)]
 pub struct OutQueue {
@@ -73,15 +69,22 @@ impl OutQueue {
         self.chunks.push_back(data);
     }
 
-    /// Fills `out` with the slices to write next (at most 64).
-    pub fn slices<'a>(&'a self, out: &mut Vec<IoSlice<'a>>) {
-        out.clear();
-        for chunk in self.chunks.iter().take(MAX_SLICES - 1) {
-            out.push(IoSlice::new(chunk));
+    /// Fills `out` (up to its length) with the slices to write next, without
+    /// allocating; returns how many were filled.
+    pub fn fill_slices<'a>(&'a self, out: &mut [IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        for (slot, chunk) in out.iter_mut().zip(self.chunks.iter()) {
+            *slot = IoSlice::new(chunk);
+            n += 1;
         }
-        if out.len() < MAX_SLICES && !self.tail.is_empty() && out.len() == self.chunks.len() {
-            out.push(IoSlice::new(&self.tail));
+        if n == self.chunks.len()
+            && !self.tail.is_empty()
+            && let Some(slot) = out.get_mut(n)
+        {
+            *slot = IoSlice::new(&self.tail);
+            n += 1;
         }
+        n
     }
 
     /// Drops the first `n` written bytes.
@@ -146,10 +149,11 @@ mod tests {
     fn drain_all(q: &mut OutQueue, step: usize) -> Vec<u8> {
         let mut written = Vec::new();
         while !q.is_empty() {
-            let mut slices = Vec::new();
-            q.slices(&mut slices);
+            // Three slots: more chunks than fit must wait for the next round.
+            let mut slots = [IoSlice::new(&[]); 3];
+            let filled = q.fill_slices(&mut slots);
             let mut n = 0;
-            for s in &slices {
+            for s in &slots[..filled] {
                 let take = (step - n).min(s.len());
                 written.extend_from_slice(&s[..take]);
                 n += take;

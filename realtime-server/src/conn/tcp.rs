@@ -87,6 +87,10 @@ pub async fn drive_with_input<P: Protocol>(
     tokio::pin!(sleep);
     let mut was_paused = false;
     loop {
+        // A socket that is always readable must not keep its task (and the tasks
+        // it wakes, queued on the same worker) from yielding: tokio's `readable()`
+        // does not count against the cooperative budget, so count here.
+        tokio::task::consume_budget().await;
         if let Err(err) = write_ready(&stream, proto.output()) {
             proto.on_eof(now());
             return Ended::Io(err);
@@ -143,7 +147,13 @@ pub async fn drive_with_input<P: Protocol>(
                         }
                         status
                     }
-                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => Status::Open,
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                        // Spurious readiness: do not keep an empty buffer while idle.
+                        if input.is_empty() {
+                            input = BytesMut::new();
+                        }
+                        Status::Open
+                    }
                     Err(err) => {
                         proto.on_eof(now());
                         return Ended::Io(err);
@@ -181,9 +191,9 @@ fn now() -> std::time::Instant {
 fn write_ready(stream: &TcpStream, out: &mut OutQueue) -> io::Result<()> {
     while !out.is_empty() {
         let result = {
-            let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(8);
-            out.slices(&mut slices);
-            stream.try_write_vectored(&slices)
+            let mut slices = [IoSlice::new(&[]); 64];
+            let n = out.fill_slices(&mut slices);
+            stream.try_write_vectored(slices.get(..n).unwrap_or_default())
         };
         let written = match result {
             Ok(n) => n,
