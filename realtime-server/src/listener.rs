@@ -338,7 +338,10 @@ async fn serve_one(
     {
         match kind {
             Kind::Mqtt(auth) => {
-                crate::mqtt::listener::serve_connection(
+                // Each arm's future is boxed: the task then holds only the arm that
+                // runs, not the largest of them (a TLS or HTTP arm is ~20 KiB, an
+                // idle MQTT connection needs ~2 KiB).
+                Box::pin(crate::mqtt::listener::serve_connection(
                     stream,
                     peer,
                     Transport::MqttTcp,
@@ -346,15 +349,16 @@ async fn serve_one(
                     auth,
                     shutdown,
                     &driver,
-                )
+                ))
                 .await
             }
             Kind::MqttTls(auth, acceptor) => {
-                let Some(tls) = crate::tls::handshake(&acceptor, stream, handshake).await else {
+                let Some(tls) = Box::pin(crate::tls::handshake(&acceptor, stream, handshake)).await
+                else {
                     broker.metrics.tls_handshake_failures.inc();
                     return;
                 };
-                crate::mqtt::listener::serve_connection(
+                Box::pin(crate::mqtt::listener::serve_connection(
                     tls,
                     peer,
                     Transport::MqttTls,
@@ -362,21 +366,25 @@ async fn serve_one(
                     auth,
                     shutdown,
                     &driver,
-                )
+                ))
                 .await
             }
             Kind::Http(config) => {
-                if let Err(err) = crate::http::handle(stream, peer, broker, config, shutdown).await
+                if let Err(err) =
+                    Box::pin(crate::http::handle(stream, peer, broker, config, shutdown)).await
                 {
                     tracing::debug!(%err, "http connection ended with an error");
                 }
             }
             Kind::Https(config, acceptor) => {
-                let Some(tls) = crate::tls::handshake(&acceptor, stream, handshake).await else {
+                let Some(tls) = Box::pin(crate::tls::handshake(&acceptor, stream, handshake)).await
+                else {
                     broker.metrics.tls_handshake_failures.inc();
                     return;
                 };
-                if let Err(err) = crate::http::handle(tls, peer, broker, config, shutdown).await {
+                if let Err(err) =
+                    Box::pin(crate::http::handle(tls, peer, broker, config, shutdown)).await
+                {
                     tracing::debug!(%err, "https connection ended with an error");
                 }
             }

@@ -100,7 +100,10 @@ impl Message {
             user_properties: p
                 .user_properties
                 .iter()
-                .map(|u| mqtt_proto::UserProperty { name: owned_str(&u.name), value: owned_str(&u.value) })
+                .map(|u| mqtt_proto::UserProperty {
+                    name: owned_str(&u.name),
+                    value: owned_str(&u.value),
+                })
                 .collect(),
         };
         Self {

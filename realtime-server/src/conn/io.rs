@@ -41,9 +41,9 @@ fn poll_write_out<S: AsyncWrite + Unpin>(
     let mut moved = false;
     while !out.is_empty() {
         let result = {
-            let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(8);
-            out.slices(&mut slices);
-            Pin::new(&mut *stream).poll_write_vectored(cx, &slices)
+            let mut slices = [IoSlice::new(&[]); 64];
+            let n = out.fill_slices(&mut slices);
+            Pin::new(&mut *stream).poll_write_vectored(cx, slices.get(..n).unwrap_or_default())
         };
         match result {
             Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),

@@ -125,7 +125,9 @@ async fn read_head<S: AsyncRead + AsyncWrite + Unpin>(
     loop {
         match parse_request(&buf, &config.limits) {
             Ok(Parsed::Complete(head, used)) => {
-                let leftover = buf.split_off(used);
+                // Copied out (usually nothing): a split would keep the whole
+                // head buffer alive for the life of a WebSocket connection.
+                let leftover = BytesMut::from(buf.get(used..).unwrap_or_default());
                 return Ok(Some((head, leftover)));
             }
             Ok(Parsed::Partial) => {}
@@ -331,11 +333,18 @@ async fn upgrade<S: Driven>(
     };
     stream.write_all(&accepted.response).await?;
     let compressed = accepted.deflate.is_some();
+    tracing::debug!(%peer, path, compressed, subprotocol = ?accepted.subprotocol, "websocket open");
     let ws = Connection::new(Role::Server, server.connection, accepted.deflate);
+    // What only the handshake needed is freed before the connection's long wait.
+    drop((
+        head,
+        accepted.response,
+        accepted.subprotocol,
+        server.subprotocols,
+    ));
     let now = Instant::now();
     let wake = Arc::new(Notify::new());
     let driver = config.driver.clone();
-    tracing::debug!(%peer, path, compressed, subprotocol = ?accepted.subprotocol, "websocket open");
     let ended = match path {
         "/mqtt" => {
             let mqtt = MqttConnection::new(broker, Transport::MqttWs, peer, wake.clone(), now)

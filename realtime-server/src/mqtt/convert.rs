@@ -47,7 +47,18 @@ pub(super) fn will_message(will: Will, now: Instant) -> WillMessage {
         subscription_identifiers: Vec::new(),
         user_properties,
     };
-    let message = Message::new(will.topic, will.payload, will.qos, will.retain, properties, None, now);
+    let message = Message::new(
+        will.topic,
+        will.payload,
+        will.qos,
+        will.retain,
+        properties,
+        None,
+        now,
+    );
     // Kept for the whole connection: its own allocation, not the CONNECT's buffer.
-    WillMessage { message: message.compacted(), delay: will_delay_interval.unwrap_or(0) }
+    WillMessage {
+        message: message.compacted(),
+        delay: will_delay_interval.unwrap_or(0),
+    }
 }
