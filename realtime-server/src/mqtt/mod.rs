@@ -4,5 +4,7 @@
 mod connection;
 mod convert;
 pub mod listener;
+#[cfg(test)]
+mod tests;
 
 pub use connection::MqttConnection;

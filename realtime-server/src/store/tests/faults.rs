@@ -100,6 +100,19 @@ impl Engine for PanickingEngine {
     }
 }
 
+impl Store {
+    /// A `sync` store whose every commit fails as a full disk would (the failure
+    /// is sticky, as for a real engine): for tests of how the store's callers
+    /// meet a transient error (`mqtt::tests`).
+    pub(crate) fn failing_for_tests() -> Store {
+        let engine = FailingEngine {
+            ok_commits: 0,
+            fail_scan: false,
+        };
+        Store::open_engine(Box::new(engine), sync_options(1 << 20)).unwrap()
+    }
+}
+
 fn sync_options(max_pending_bytes: usize) -> StoreOptions {
     StoreOptions {
         mode: StoreMode::Sync,
