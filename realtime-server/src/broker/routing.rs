@@ -266,9 +266,8 @@ impl Broker {
             Ok(None) => (None, filter.as_str()),
             Err(_) => return Err(SubscribeError::InvalidFilter),
         };
-        if topic::validate_filter(inner).is_err()
-            || topic::levels(inner).count() > self.config.max_topic_levels
-        {
+        // `max_topic_length` bounds filters as it bounds names (SUBACK 0x8F).
+        if topic::validate_filter(inner).is_err() || !self.config.topic_within_limits(inner) {
             return Err(SubscribeError::InvalidFilter);
         }
         options.qos = options.qos.min(self.config.max_qos);
@@ -361,5 +360,67 @@ impl Broker {
             let _ = self.commit(ops);
         }
         existed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use mqtt_proto::{ProtocolVersion, SubscriptionOptions, Utf8Bytes};
+    use tokio::sync::Notify;
+
+    use crate::broker::{Broker, BrokerConfig, ConnectRequest, SubscribeError};
+
+    /// `broker.max_topic_length` and `max_topic_levels` bound Topic Filters as
+    /// they bound Topic Names (docs/security.md: v5 SUBACK 0x8F); a shared
+    /// subscription is measured without its `$share/{group}/` prefix.
+    #[test]
+    fn filters_over_the_topic_limits_are_refused() {
+        let broker = Broker::new(BrokerConfig {
+            max_topic_length: 8,
+            max_topic_levels: 3,
+            ..BrokerConfig::default()
+        });
+        let now = Instant::now();
+        let req = ConnectRequest {
+            client_id: Utf8Bytes::from_static("c"),
+            clean_start: true,
+            expiry_interval: 0,
+            version: ProtocolVersion::V5,
+            will: None,
+            principal: None,
+        };
+        let session = broker.connect(req, Arc::new(Notify::new()), now).session;
+        let sub = |filter: &'static str| {
+            broker.subscribe(
+                &session,
+                &Utf8Bytes::from_static(filter),
+                SubscriptionOptions::default(),
+                None,
+                now,
+            )
+        };
+        assert!(sub("abcd/+/x").is_ok(), "8 bytes, 3 levels");
+        assert!(
+            sub("$share/group/abcd/efg").is_ok(),
+            "the prefix does not count"
+        );
+        assert_eq!(
+            sub("abcd/efgh"),
+            Err(SubscribeError::InvalidFilter),
+            "9 bytes"
+        );
+        assert_eq!(
+            sub("a/b/c/d"),
+            Err(SubscribeError::InvalidFilter),
+            "4 levels"
+        );
+        assert_eq!(
+            sub("$share/g/abcdefghi"),
+            Err(SubscribeError::InvalidFilter),
+            "9 bytes after the prefix"
+        );
     }
 }
