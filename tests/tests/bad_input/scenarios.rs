@@ -1,0 +1,479 @@
+//! Inputs that are bad by their pace or volume rather than their bytes: a
+//! slowloris handshake, clients that never read, a flood of subscriptions,
+//! connection storms. Each scenario checks its own properties and reports them
+//! as [`Ev::Holds`] (or [`Ev::Unexpected`] with what it saw instead).
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use mqtt_proto::{Decoder, Packet, ProtocolVersion};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::limits::{MAX_SUBS, PER_IP, QUEUE_BYTES, QUEUE_MESSAGES};
+use super::observe::{WAIT, http_status, json_events, read_frame};
+use super::wire::{self, connect_from, frame, publish, subscribe};
+use super::{Case, Ctx, Ev, Input, Outcome, Transport, case};
+
+use Ev::{Holds, Open};
+
+/// Turns a check into an event.
+fn check(ok: bool, holds: &'static str, otherwise: String) -> Ev {
+    if ok {
+        Holds(holds)
+    } else {
+        Ev::Unexpected(otherwise)
+    }
+}
+
+/// The scenarios.
+#[rustfmt::skip]
+pub(crate) fn scenarios() -> Vec<Case> {
+    vec![
+        case("slowloris handshake", Transport::Http, "http.head_timeout_ms", "request head trickled a byte per 100 ms, never finished", Input::Scenario(slowloris), vec![Ev::Http(408)]),
+        case("MQTT subscriber that never reads", Transport::MqttV5, "broker.queue_max_messages, broker.queue_max_bytes", "256 QoS 0 PUBLISH of 15 KiB to a subscriber with a 4 KiB receive window that never reads",
+            Input::Scenario(never_reads_mqtt),
+            vec![Holds("the publisher is never blocked"), Holds("the session queue stays within 100 messages / 256 KiB"), Holds("the excess is dropped and counted (queue_full)"), Open]),
+        case("/ws subscriber that never reads", Transport::WsJson, "broker.queue_max_messages, ws-json-protocol slow consumers", "256 messages of 15 KiB to a /ws subscriber that never reads",
+            Input::Scenario(never_reads_ws),
+            vec![Holds("the publisher is never blocked"), Holds("the session queue stays within 100 messages / 256 KiB"), Holds("the excess is dropped and counted (queue_full)"), Open]),
+        case("flood of subscriptions", Transport::MqttV5, "broker.max_subscriptions_per_session", "200 pipelined SUBSCRIBE packets, one new filter each (maximum 20)",
+            Input::Scenario(subscription_flood),
+            vec![Holds("the first 20 are granted, the other 180 get SUBACK 0x97"), Holds("the server holds at most 20 subscriptions for the client"), Open]),
+        case("MQTT connection storm from one IP", Transport::MqttV5, "limits.max_connections_per_ip", "60 connections from 127.0.0.2 (maximum 40)",
+            Input::Scenario(storm_mqtt),
+            vec![Holds("the first 40 get CONNACK 0x00"), Holds("the other 20 are closed without a byte and counted"), Holds("a connection is accepted again once they have left")]),
+        case("HTTP connection storm from one IP", Transport::Http, "limits.max_connections_per_ip", "40 open WebSockets from 127.0.0.3, then a request",
+            Input::Scenario(storm_http), vec![Holds("40 WebSockets open"), Ev::Http(503)]),
+        case("connect/close churn", Transport::MqttV5, "no leak", "300 connections opened and dropped at once, half mid-CONNECT",
+            Input::Scenario(churn), vec![Holds("the connection gauge returns to where it was")]),
+    ]
+}
+
+/// Sends a request head a byte at a time, slower than the head timeout allows.
+fn slowloris(ctx: Ctx) -> Outcome {
+    Box::pin(async move {
+        let Ok(stream) = TcpStream::connect(ctx.http).await else {
+            return vec![Ev::Unexpected("connect".into())];
+        };
+        let (mut rd, mut wr) = stream.into_split();
+        let trickle = tokio::spawn(async move {
+            let head = b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+            for b in head {
+                if wr.write_all(&[*b]).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        let mut response = Vec::new();
+        let read = tokio::time::timeout(WAIT, rd.read_to_end(&mut response)).await;
+        trickle.abort();
+        let text = String::from_utf8_lossy(&response);
+        match text.split_whitespace().nth(1).and_then(|s| s.parse().ok()) {
+            Some(status) if read.is_ok() => vec![Ev::Http(status)],
+            _ => vec![Ev::Unexpected(format!("{text:?}"))],
+        }
+    })
+}
+
+/// A v5 TCP client that sends CONNECT and reads its CONNACK; the rest is up to
+/// the caller. `rcvbuf`: the socket's receive buffer.
+async fn raw_v5(
+    ctx: &Ctx,
+    id: &str,
+    rcvbuf: Option<u32>,
+) -> std::io::Result<(TcpStream, BytesMut)> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    if let Some(size) = rcvbuf {
+        socket.set_recv_buffer_size(size)?;
+    }
+    let mut stream = socket.connect(ctx.mqtt).await?;
+    stream.set_nodelay(true)?;
+    stream
+        .write_all(&wire::connect(ProtocolVersion::V5, id, 60))
+        .await?;
+    let mut buf = BytesMut::new();
+    let decoder = Decoder::new(ProtocolVersion::V5);
+    loop {
+        match decoder.decode(&mut buf) {
+            Ok(Some(Packet::ConnAck(a))) if !a.reason_code.is_error() => return Ok((stream, buf)),
+            Ok(Some(p)) => return Err(std::io::Error::other(format!("{p:?}"))),
+            Ok(None) => {}
+            Err(e) => return Err(std::io::Error::other(e.to_string())),
+        }
+        if tokio::time::timeout(WAIT, stream.read_buf(&mut buf)).await?? == 0 {
+            return Err(std::io::Error::other("closed"));
+        }
+    }
+}
+
+/// Publishes `count` QoS 0 messages of `size` bytes to `topic`, then a QoS 1
+/// one elsewhere; true if the server acknowledged it (every PUBLISH before it
+/// was routed, and the publisher was never blocked).
+async fn flood(ctx: &Ctx, topic: &str, count: usize, size: usize) -> bool {
+    let mut publisher = realtime_tests::mqtt::TestClient::connect(
+        ctx.mqtt,
+        ProtocolVersion::V5,
+        &format!("flood-{topic}"),
+    )
+    .await;
+    let payload = vec![b'x'; size];
+    let mut batch = Vec::new();
+    for _ in 0..count {
+        batch.extend(publish(0x30, topic.as_bytes(), None, Some(&[]), &payload));
+        if batch.len() > 256 * 1024 {
+            publisher.try_send_raw(&batch).await;
+            batch.clear();
+        }
+    }
+    publisher.try_send_raw(&batch).await;
+    let acked = tokio::time::timeout(
+        WAIT,
+        publisher.publish("flood/sync", b"", mqtt_proto::QoS::AtLeastOnce, false),
+    )
+    .await;
+    publisher.disconnect().await;
+    acked.is_ok()
+}
+
+/// The session's queue against the configured bounds.
+fn queue_within_bounds(ctx: &Ctx, client_id: &str) -> Ev {
+    let Some(session) = ctx.broker.session(client_id) else {
+        return Ev::Unexpected(format!("no session {client_id}"));
+    };
+    let (messages, bytes) = {
+        let st = session.lock();
+        (st.outbox.queued(), st.outbox.queued_bytes())
+    };
+    check(
+        messages <= QUEUE_MESSAGES && bytes <= QUEUE_BYTES,
+        "the session queue stays within 100 messages / 256 KiB",
+        format!("queue of {messages} messages / {bytes} bytes"),
+    )
+}
+
+fn never_reads_mqtt(ctx: Ctx) -> Outcome {
+    Box::pin(async move {
+        let (mut sub, mut buf) = match raw_v5(&ctx, "never-reads", Some(4096)).await {
+            Ok(pair) => pair,
+            Err(e) => return vec![Ev::Unexpected(format!("subscriber: {e}"))],
+        };
+        let _ = sub
+            .write_all(&subscribe(0x82, 1, Some(&[]), &[(b"slow/#", 0)]))
+            .await;
+        let dropped = ctx.broker.metrics.dropped_queue_full.get();
+        let mut evs = vec![check(
+            flood(&ctx, "slow/x", 256, 15 * 1024).await,
+            "the publisher is never blocked",
+            "flood not acknowledged".into(),
+        )];
+        evs.push(queue_within_bounds(&ctx, "never-reads"));
+        let now_dropped = ctx.broker.metrics.dropped_queue_full.get() - dropped;
+        evs.push(check(
+            now_dropped > 0,
+            "the excess is dropped and counted (queue_full)",
+            "nothing dropped".into(),
+        ));
+        // It reads at last: what is left arrives, and the connection works.
+        let _ = sub.write_all(&[0xC0, 0x00]).await;
+        let decoder = Decoder::new(ProtocolVersion::V5);
+        let deadline = tokio::time::Instant::now() + WAIT * 2;
+        loop {
+            while let Ok(Some(p)) = decoder.decode(&mut buf) {
+                if matches!(p, Packet::PingResp) {
+                    evs.push(Open);
+                    return evs;
+                }
+            }
+            match tokio::time::timeout_at(deadline, sub.read_buf(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                other => {
+                    evs.push(Ev::Unexpected(format!("no PINGRESP: {other:?}")));
+                    return evs;
+                }
+            }
+        }
+    })
+}
+
+fn never_reads_ws(ctx: Ctx) -> Outcome {
+    Box::pin(async move {
+        let socket = match tokio::net::TcpSocket::new_v4() {
+            Ok(s) => s,
+            Err(e) => return vec![Ev::Unexpected(e.to_string())],
+        };
+        let _ = socket.set_recv_buffer_size(4096);
+        let Ok(mut stream) = socket.connect(ctx.http).await else {
+            return vec![Ev::Unexpected("connect".into())];
+        };
+        let _ = stream
+            .write_all(wire::upgrade_request(ctx.http, "/ws", "").as_bytes())
+            .await;
+        let mut buf = Vec::new();
+        // The 101 head, then the welcome.
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if stream.read_exact(&mut byte).await.is_err() {
+                return vec![Ev::Unexpected("no 101".into())];
+            }
+            head.push(byte[0]);
+        }
+        let _ = read_frame(&mut stream, &mut buf).await;
+        let _ = stream
+            .write_all(&frame(
+                0x81,
+                br#"{"type":"subscribe","id":1,"filter":"slowws/#"}"#,
+            ))
+            .await;
+        if read_frame(&mut stream, &mut buf).await.is_none() {
+            return vec![Ev::Unexpected("no answer to subscribe".into())];
+        }
+        let client_id = ctx
+            .broker
+            .sessions()
+            .into_iter()
+            .find(|s| {
+                s.client_id.as_str().starts_with("auto-")
+                    && s.lock()
+                        .subscriptions
+                        .keys()
+                        .any(|f| f.as_str() == "slowws/#")
+            })
+            .map(|s| s.client_id.as_str().to_string());
+        let dropped = ctx.broker.metrics.dropped_queue_full.get();
+        let mut evs = vec![check(
+            flood(&ctx, "slowws/x", 256, 15 * 1024).await,
+            "the publisher is never blocked",
+            "flood not acknowledged".into(),
+        )];
+        match client_id {
+            Some(id) => evs.push(queue_within_bounds(&ctx, &id)),
+            None => evs.push(Ev::Unexpected("cannot find the /ws session".into())),
+        }
+        let now_dropped = ctx.broker.metrics.dropped_queue_full.get() - dropped;
+        evs.push(check(
+            now_dropped > 0,
+            "the excess is dropped and counted (queue_full)",
+            "nothing dropped".into(),
+        ));
+        let _ = stream
+            .write_all(&frame(0x81, br#"{"type":"ping","id":"still-open"}"#))
+            .await;
+        let mut rest = json_events(&mut stream, &mut buf).await;
+        rest.retain(|e| !matches!(e, Ev::Unexpected(m) if m.starts_with("message")));
+        evs.extend(rest);
+        evs
+    })
+}
+
+fn subscription_flood(ctx: Ctx) -> Outcome {
+    Box::pin(async move {
+        let (mut c, mut buf) = match raw_v5(&ctx, "sub-flood", None).await {
+            Ok(pair) => pair,
+            Err(e) => return vec![Ev::Unexpected(format!("client: {e}"))],
+        };
+        let mut all = Vec::new();
+        for i in 1..=200u16 {
+            all.extend(subscribe(
+                0x82,
+                i,
+                Some(&[]),
+                &[(format!("sf/{i}").as_bytes(), 0)],
+            ));
+        }
+        all.extend([0xC0, 0x00]);
+        let _ = c.write_all(&all).await;
+        let decoder = Decoder::new(ProtocolVersion::V5);
+        let mut codes = Vec::new();
+        let mut evs = Vec::new();
+        let mut open = false;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        'read: loop {
+            while let Ok(Some(p)) = decoder.decode(&mut buf) {
+                match p {
+                    Packet::SubAck(s) => codes.extend(s.reason_codes.iter().map(|&r| u8::from(r))),
+                    Packet::PingResp => {
+                        open = true;
+                        break 'read;
+                    }
+                    other => evs.push(Ev::Unexpected(format!("{:?}", other.packet_type()))),
+                }
+            }
+            match tokio::time::timeout_at(deadline, c.read_buf(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => break,
+            }
+        }
+        let granted = codes.iter().take_while(|&&c| c == 0).count();
+        let refused = codes.iter().skip(granted).filter(|&&c| c == 0x97).count();
+        evs.push(check(
+            granted == MAX_SUBS && refused == 200 - MAX_SUBS,
+            "the first 20 are granted, the other 180 get SUBACK 0x97",
+            format!("{granted} granted, {refused} 0x97, of {}", codes.len()),
+        ));
+        let held = ctx
+            .broker
+            .session("sub-flood")
+            .map(|s| s.lock().subscriptions.len())
+            .unwrap_or(usize::MAX);
+        evs.push(check(
+            held <= MAX_SUBS,
+            "the server holds at most 20 subscriptions for the client",
+            format!("{held} held"),
+        ));
+        evs.push(if open { Open } else { Ev::TcpClose });
+        evs
+    })
+}
+
+/// Connects from `ip` and sends CONNECT; the CONNACK code, or `None` if the
+/// connection was closed without a byte.
+async fn storm_client(ctx: &Ctx, ip: [u8; 4], id: String) -> (Option<TcpStream>, Option<u8>) {
+    let Ok(mut s) = connect_from(ip, ctx.mqtt).await else {
+        return (None, None);
+    };
+    let _ = s
+        .write_all(&wire::connect(ProtocolVersion::V5, &id, 60))
+        .await;
+    let mut buf = [0u8; 64];
+    match tokio::time::timeout(WAIT, s.read(&mut buf)).await {
+        Ok(Ok(n)) if n >= 4 && buf[0] == 0x20 => (Some(s), Some(buf[3])),
+        _ => (None, None),
+    }
+}
+
+fn storm_mqtt(ctx: Ctx) -> Outcome {
+    Box::pin(async move {
+        let ip = [127, 0, 0, 2];
+        let refused_before = ctx.broker.metrics.refused_max_connections_per_ip.get();
+        let mut kept = Vec::new();
+        let mut accepted = 0;
+        for i in 0..PER_IP {
+            if let (Some(s), Some(0)) = storm_client(&ctx, ip, format!("storm-{i}")).await {
+                accepted += 1;
+                kept.push(s);
+            }
+        }
+        let extra = (0..20).map(|i| {
+            let ctx = ctx.clone();
+            async move { storm_client(&ctx, ip, format!("storm-x{i}")).await }
+        });
+        let extra = futures_join(extra).await;
+        let silent = extra
+            .iter()
+            .filter(|(s, code)| s.is_none() && code.is_none())
+            .count();
+        let refused = ctx.broker.metrics.refused_max_connections_per_ip.get() - refused_before;
+        let mut evs = vec![
+            check(
+                accepted == PER_IP,
+                "the first 40 get CONNACK 0x00",
+                format!("{accepted} accepted"),
+            ),
+            check(
+                silent == 20 && refused == 20,
+                "the other 20 are closed without a byte and counted",
+                format!("{silent} closed silently, {refused} counted"),
+            ),
+        ];
+        drop(kept);
+        let mut again = false;
+        for _ in 0..50 {
+            if let (Some(_), Some(0)) = storm_client(&ctx, ip, "storm-again".into()).await {
+                again = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        evs.push(check(
+            again,
+            "a connection is accepted again once they have left",
+            "still refused".into(),
+        ));
+        evs
+    })
+}
+
+/// Runs futures concurrently, in order.
+async fn futures_join<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        if let Ok(v) = h.await {
+            out.push(v);
+        }
+    }
+    out
+}
+
+fn storm_http(ctx: Ctx) -> Outcome {
+    Box::pin(async move {
+        let ip = [127, 0, 0, 3];
+        let mut open = Vec::new();
+        for _ in 0..PER_IP {
+            let Ok(mut s) = connect_from(ip, ctx.http).await else {
+                break;
+            };
+            let _ = s
+                .write_all(wire::upgrade_request(ctx.http, "/echo", "").as_bytes())
+                .await;
+            let mut head = [0u8; 12];
+            if s.read_exact(&mut head).await.is_ok() && head.starts_with(b"HTTP/1.1 101") {
+                open.push(s);
+            }
+        }
+        let mut evs = vec![check(
+            open.len() == PER_IP,
+            "40 WebSockets open",
+            format!("{} open", open.len()),
+        )];
+        match connect_from(ip, ctx.http).await {
+            Ok(mut s) => {
+                let _ = s
+                    .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .await;
+                evs.push(http_status(&mut s).await);
+            }
+            Err(e) => evs.push(Ev::Unexpected(e.to_string())),
+        }
+        drop(open);
+        evs
+    })
+}
+
+fn churn(ctx: Ctx) -> Outcome {
+    Box::pin(async move {
+        let gauge = || ctx.broker.metrics.connections_mqtt_tcp.get();
+        let before = gauge();
+        let connect = wire::connect(ProtocolVersion::V5, "churn", 60);
+        for i in 0..300usize {
+            if let Ok(mut s) = TcpStream::connect(ctx.mqtt).await {
+                let part = if i % 2 == 0 {
+                    &connect[..]
+                } else {
+                    &connect[..5]
+                };
+                let _ = s.write_all(part).await;
+            }
+        }
+        let mut settled = false;
+        for _ in 0..100 {
+            if gauge() <= before {
+                settled = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        vec![check(
+            settled,
+            "the connection gauge returns to where it was",
+            format!("{before} before, {} after", gauge()),
+        )]
+    })
+}
