@@ -113,6 +113,9 @@ pub struct Metrics {
     pub dropped_memory_budget: Counter,
     /// Messages published that matched no subscription.
     pub unrouted: Counter,
+    /// Times a publisher paused reading because a subscriber's queue was full
+    /// (back-pressure, `broker::pushback`).
+    pub publisher_pauses: Counter,
     /// Connections closed because of a malformed packet or protocol error.
     pub protocol_errors: Counter,
     /// Clients connected now (CONNECT accepted; `/ws` upgraded), by transport
@@ -314,6 +317,12 @@ pub fn prometheus(broker: &crate::broker::Broker) -> String {
         "counter",
         "Messages that matched no subscription.",
         &[(String::new(), m.unrouted.get())],
+    );
+    family(
+        "realtime_publisher_pauses_total",
+        "counter",
+        "Times a publisher paused reading because a subscriber's queue was past its high-water mark.",
+        &[(String::new(), m.publisher_pauses.get())],
     );
     family(
         "realtime_protocol_errors_total",

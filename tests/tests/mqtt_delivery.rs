@@ -524,3 +524,38 @@ async fn mqtt_4_7_2_1_sys_topics_not_matched_by_hash() {
     realtime_server::sys::publish(&server.broker, std::time::Instant::now());
     all.expect_silence(QUIET).await;
 }
+
+/// Back-pressure (`broker::pushback`): a publisher that floods a subscriber's
+/// queue past its high-water mark is paused until the queue drains, instead of
+/// the queue overflowing: 2,000 QoS 0 messages written in one burst into a
+/// queue of 40 all arrive, in order (MQTT-4.6.0-6 for the order).
+#[tokio::test]
+async fn flooding_publisher_is_paused_not_dropped() {
+    let mut broker = realtime_server::broker::BrokerConfig::default();
+    broker.queue.max_messages = 40;
+    let server = InProcessServer::start_with(broker).await;
+    let mut sub = TestClient::connect(server.mqtt, V311, "pushback-sub").await;
+    sub.subscribe("flood/t", QoS::AtMostOnce).await;
+    let mut publisher = TestClient::connect(server.mqtt, V311, "pushback-pub").await;
+    const N: usize = 2000;
+    let mut burst = bytes::BytesMut::new();
+    for i in 0..N {
+        let p = Publish::new("flood/t".to_string(), Bytes::from(i.to_string()));
+        Packet::Publish(p).encode(V311, &mut burst).unwrap();
+    }
+    let writer = tokio::spawn(async move {
+        publisher.send_raw(&burst).await;
+        publisher
+    });
+    for i in 0..N {
+        let p = sub.recv_publish().await;
+        assert_eq!(&p.payload[..], i.to_string().as_bytes(), "message {i}");
+    }
+    let _publisher = writer.await.unwrap();
+    let dropped: u64 = server.broker.metrics.dropped_queue_full.get();
+    assert_eq!(dropped, 0, "nothing dropped for the subscriber");
+    assert!(
+        server.broker.metrics.publisher_pauses.get() > 0,
+        "the publisher was paused at least once"
+    );
+}

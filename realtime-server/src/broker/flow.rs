@@ -31,6 +31,9 @@ pub struct PublishResult {
     pub duplicate: bool,
     /// When it may be acknowledged.
     pub commit: Commit,
+    /// A subscriber's queue is past its high-water mark: the publisher should
+    /// pause reading until woken or for at most [`super::pushback::GRACE`].
+    pub congested: bool,
 }
 
 impl Broker {
@@ -61,6 +64,8 @@ impl Broker {
                     });
                 }
             });
+            let queued = st.outbox.queued();
+            st.congestion.on_pop(queued, self.config.queue.max_messages);
             match popped {
                 None => NextDelivery::Empty,
                 Some(d) if d.qos == QoS::AtMostOnce => NextDelivery::Item(d, None),
@@ -153,6 +158,7 @@ impl Broker {
                     matched: 0,
                     duplicate: true,
                     commit: Commit::Done,
+                    congested: false,
                 };
             }
             if st.persistent {
@@ -163,11 +169,13 @@ impl Broker {
             }
         }
         let mut refs = self.message_refs(now);
+        refs.publisher_wake = session.lock().link.as_ref().map(|l| l.wake.clone());
         let matched = self.publish_inner(Arc::new(message), now, &mut refs, &mut ops);
         PublishResult {
             matched,
             duplicate: false,
             commit: self.commit(ops),
+            congested: refs.congested,
         }
     }
 

@@ -9,6 +9,7 @@ mod flow;
 pub mod message;
 pub mod outbox;
 mod persist;
+pub mod pushback;
 mod recover;
 mod routing;
 pub mod session;
@@ -406,6 +407,7 @@ impl Broker {
                     // Taken over: the old connection's Will goes out now unless it
                     // has a delay, which the new connection cancels (MQTT-3.1.3-9).
                     old.wake.notify_one();
+                    st.congestion.release();
                     if let Some(w) = st.will.take()
                         && w.delay == 0
                     {
@@ -474,6 +476,7 @@ impl Broker {
             let mut st = old.lock();
             if let Some(prev) = st.link.take() {
                 prev.wake.notify_one();
+                st.congestion.release();
             }
             let will = st.will.take();
             drop(st);
@@ -521,6 +524,7 @@ impl Broker {
         let mut ops = Vec::new();
         let mut refs = self.message_refs(now);
         st.link = None;
+        st.congestion.release();
         st.disconnected_at = Some(now);
         if let Some(e) = expiry_override {
             st.expiry_interval = e.min(self.config.max_session_expiry);

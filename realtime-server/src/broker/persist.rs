@@ -17,6 +17,8 @@ use mqtt_proto::{
     SubscriptionOptions, Utf8Bytes,
 };
 
+use tokio::sync::Notify;
+
 use super::message::{Delivery, Message};
 use super::outbox::InflightPhase;
 use super::session::{SessionState, SubscriptionRecord, WillMessage};
@@ -164,6 +166,11 @@ pub(super) struct MessageRefs<'a> {
     store: Option<&'a Store>,
     now: Instant,
     now_ms: u64,
+    /// The publishing connection's waker, when it can be held back
+    /// ([`super::pushback`]).
+    pub(super) publisher_wake: Option<Arc<Notify>>,
+    /// Set when a subscriber's queue asked the publisher to pause.
+    pub(super) congested: bool,
 }
 
 impl<'a> MessageRefs<'a> {
@@ -173,7 +180,14 @@ impl<'a> MessageRefs<'a> {
             store,
             now,
             now_ms: unix_ms_now(),
+            publisher_wake: None,
+            congested: false,
         }
+    }
+
+    /// The time of this batch.
+    pub(super) fn now(&self) -> Instant {
+        self.now
     }
 
     fn allocate(&self) -> u64 {

@@ -193,6 +193,20 @@ impl Broker {
                     )));
                 }
                 st.wake();
+                // Back-pressure on the publisher (not on itself: it drains its own
+                // queue whatever it reads).
+                if let Some(waker) = &refs.publisher_wake
+                    && st
+                        .link
+                        .as_ref()
+                        .is_some_and(|l| !Arc::ptr_eq(&l.wake, waker))
+                {
+                    let queued = st.outbox.queued();
+                    let max = self.config.queue.max_messages;
+                    if st.congestion.on_push(queued, max, waker, refs.now()) {
+                        refs.congested = true;
+                    }
+                }
                 true
             }
             Err(cause) => {

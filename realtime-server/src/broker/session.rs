@@ -72,6 +72,8 @@ pub struct SessionState {
     pub next_seq: u64,
     /// Who the latest connection authenticated as (ACL checks at delivery).
     pub principal: Option<Arc<crate::auth::Principal>>,
+    /// Publishers held back by this session's full queue.
+    pub congestion: super::pushback::Congestion,
 }
 
 /// A session: its identity and its state.
@@ -109,6 +111,7 @@ impl Session {
                 persistent: false,
                 next_seq: 0,
                 principal: None,
+                congestion: Default::default(),
             }),
         }
     }

@@ -95,6 +95,9 @@ pub struct MqttConnection {
     pending: Option<Box<auth::PendingConnect>>,
     /// PUBLISH rate limit (reading pauses while over it).
     publish_rate: TokenBucket,
+    /// Reading paused until then (or a wake-up): a subscriber's queue is full
+    /// (`broker::pushback`).
+    pushback_until: Option<Instant>,
 }
 
 /// The task waiting for the store on behalf of a connection.
@@ -131,6 +134,7 @@ impl MqttConnection {
             listener: ListenerPolicy::default(),
             pending: None,
             publish_rate: TokenBucket::new(0, now),
+            pushback_until: None,
         }
     }
 
@@ -822,6 +826,10 @@ impl MqttConnection {
         let qos2_id = packet_id.filter(|_| qos == QoS::ExactlyOnce);
         let message = message_from_publish(p, session.key, now);
         let result = self.broker.publish_from(&session, message, qos2_id, now);
+        if result.congested {
+            self.pushback_until = Some(now + crate::broker::pushback::GRACE);
+            self.broker.metrics.publisher_pauses.inc();
+        }
         let Some(id) = packet_id else {
             return Status::Open;
         };
@@ -975,6 +983,9 @@ impl Protocol for MqttConnection {
     }
 
     fn on_wake(&mut self, now: Instant) -> Status {
+        // A congested subscriber drained (or anything else happened: the next
+        // PUBLISH finds out whether it is still congested).
+        self.pushback_until = None;
         if self.release_acks(now) == Status::Close {
             return Status::Close;
         }
@@ -985,6 +996,9 @@ impl Protocol for MqttConnection {
     }
 
     fn on_timer(&mut self, now: Instant) -> Status {
+        if self.pushback_until.is_some_and(|t| t <= now) {
+            self.pushback_until = None;
+        }
         match &self.live {
             None if now >= self.connect_deadline => {
                 tracing::info!(peer = %self.peer, "no CONNECT within the connect timeout");
@@ -1028,7 +1042,14 @@ impl Protocol for MqttConnection {
             Some(l) => Some(l.last_packet + l.keep_alive * 3 / 2),
         };
         // While over the PUBLISH rate, wake up when reading may resume.
-        match (own, self.publish_rate.resume_at_peek(Instant::now())) {
+        let resume = match (
+            self.publish_rate.resume_at_peek(Instant::now()),
+            self.pushback_until,
+        ) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match (own, resume) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -1044,6 +1065,7 @@ impl Protocol for MqttConnection {
         self.out.len() > OUTPUT_PAUSE_READ
             || self.broker.store_backlogged()
             || self.verifying()
+            || self.pushback_until.is_some()
             || self.publish_rate.resume_at_peek(Instant::now()).is_some()
     }
 }
@@ -1071,8 +1093,9 @@ impl MqttConnection {
                     Err(err) => return self.connect_error(err),
                 }
             };
-            if self.publish_rate.resume_at(now).is_some() {
-                // Over the PUBLISH rate: the rest waits (reading is paused).
+            if self.publish_rate.resume_at(now).is_some() || self.pushback_until.is_some() {
+                // Over the PUBLISH rate, or a subscriber's queue is full: the rest
+                // waits (reading is paused).
                 return Status::Open;
             }
             match live.decoder.decode(input) {
