@@ -227,7 +227,9 @@ mod crash {
             let reader = std::thread::spawn(move || {
                 for line in BufReader::new(stdout).lines() {
                     let Ok(line) = line else { break };
-                    if let Some(n) = line.strip_prefix("ACK ") {
+                    // libtest prints `test crash::crash_child ... ` without a
+                    // newline before the test runs: the first ACK shares its line.
+                    if let Some((_, n)) = line.rsplit_once("ACK ") {
                         tx.send(n.parse().unwrap()).unwrap();
                     }
                 }
