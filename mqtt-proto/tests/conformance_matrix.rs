@@ -4,16 +4,16 @@
 //! every test named exists, runs under plain `cargo test --workspace` and cites its id.
 //!
 //! The last column of a row depends on its status:
-//! - `test`: the name of a `#[test]` `fn` in this crate (`src/`, `tests/`) whose name holds
-//!   the id's digits (`MQTT-3.1.2-4` → `..._3_1_2_4_...`).
+//! - `test`: the name of a `#[test]` `fn` (not ignored) in this crate (`src/`,
+//!   `tests/`) whose name holds the id's digits (`MQTT-3.1.2-4` → `..._3_1_2_4_...`).
 //! - `server`: a broker behaviour, checked by a test of the server, named
 //!   `path::fn_name` with `path` relative to the workspace root and inside
 //!   `realtime-server/src/`, `realtime-server/tests/`, `tests/src/` or `tests/tests/`
 //!   (for example `tests/tests/mqtt_conformance/connect.rs::mqtt_3_1_0_2_second_connect`).
 //!   The `fn` must exist in that file, carry a `#[test]` or `#[tokio::test]`
-//!   attribute, be compiled by plain `cargo test` (its file is not behind the
-//!   `interop` feature and, in a multi-file test binary, is a `mod` of its
-//!   `main.rs`), and its doc comment or body must cite the id exactly
+//!   attribute and no `#[ignore]`, be compiled by plain `cargo test` (its file is
+//!   not behind the `interop` feature and, in a multi-file test binary, is a `mod`
+//!   of its `main.rs`), and its doc comment or body must cite the id exactly
 //!   (`MQTT-3.1.2-4`, not a range such as `MQTT-3.1.2-4..6`) and for the matrix's
 //!   version: the ids of the two standards overlap with different meanings, so a
 //!   citation after a `3.1.1` label does not count for `v5.tsv`, nor one after a
@@ -88,7 +88,8 @@ const SERVER_TEST_DIRS: [&str; 4] = [
 
 /// The text of the test `name` in `source`: its doc comments and attributes, its
 /// signature and its body (up to the closing brace at the `fn`'s indentation).
-/// `None` if there is no such `fn` or it is not marked as a test.
+/// `None` if there is no such `fn`, it is not marked as a test, or it is
+/// `#[ignore]`d (an ignored test checks nothing in a plain `cargo test`).
 fn test_item(source: &str, name: &str) -> Option<String> {
     let lines: Vec<&str> = source.lines().collect();
     let at = lines.iter().position(|l| {
@@ -111,7 +112,10 @@ fn test_item(source: &str, name: &str) -> Option<String> {
         let t = l.trim_start();
         t.starts_with("#[test]") || t.starts_with("#[tokio::test")
     });
-    if !is_test {
+    let ignored = lines[start..at]
+        .iter()
+        .any(|l| l.trim_start().starts_with("#[ignore"));
+    if !is_test || ignored {
         return None;
     }
     let close = format!("{indent}}}");
@@ -188,7 +192,7 @@ fn check_server_row(matrix: &str, version: &str, id: &str, what: &str) {
     );
     assert_compiled(workspace, path);
     let item = test_item(&source, name)
-        .unwrap_or_else(|| panic!("{matrix}: {id}: no test `fn {name}` in {path}"));
+        .unwrap_or_else(|| panic!("{matrix}: {id}: no test `fn {name}` (not ignored) in {path}"));
     assert!(
         cites_for(&item, id, version),
         "{matrix}: {id}: test {path}::{name} does not cite {id} for MQTT {version}"
@@ -255,7 +259,7 @@ fn check(matrix: &str, version: &str, spec: &str, expected_rows: usize) -> HashM
             "test" => {
                 assert!(
                     sources.iter().any(|s| test_item(s, what).is_some()),
-                    "{matrix}: {id}: no test `fn {what}` in mqtt-proto"
+                    "{matrix}: {id}: no test `fn {what}` (not ignored) in mqtt-proto"
                 );
                 let digits = id.trim_start_matches("MQTT-").replace(['.', '-'], "_");
                 assert!(
@@ -340,6 +344,8 @@ fn test_item_finds_tests_and_their_doc_only() {
         "the next item is not part of this one"
     );
     assert_eq!(test_item(src, "b"), None, "not a test");
+    let ignored = "#[test]\n#[ignore]\nfn d() {\n}\n";
+    assert_eq!(test_item(ignored, "d"), None, "ignored");
     assert_eq!(test_item(src, "c"), None);
 }
 

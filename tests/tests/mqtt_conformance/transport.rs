@@ -60,8 +60,8 @@ async fn mqtt_4_2_0_1_packets_split_and_coalesced_on_the_stream() {
 
 /// 3.1.1 MQTT-7.0.0-2: a client needs no extension to talk to the server: the
 /// bytes of the specification's own packet layouts (CONNECT, SUBSCRIBE, PUBLISH
-/// QoS 1, PUBACK, DISCONNECT) get the specification's answers (compared in their encoding), and DISCONNECT
-/// ends the connection quietly.
+/// QoS 1, PUBACK, DISCONNECT) get the specification's answers (compared in their
+/// encoding), and DISCONNECT ends the connection quietly.
 #[tokio::test]
 async fn mqtt_7_0_0_2_a_plain_client_needs_no_extension() {
     let server = InProcessServer::start().await;
@@ -102,7 +102,7 @@ async fn mqtt_7_0_0_2_a_plain_client_needs_no_extension() {
 /// 5.0 MQTT-6.0.0-1, MQTT-6.0.0-4 and 3.1.1 MQTT-6.0.0-1, MQTT-6.0.0-4: over
 /// WebSocket the server selects the subprotocol "mqtt", sends MQTT packets in
 /// binary frames only, and closes the connection on a text frame. (The choice
-/// among several offers is `ws_gateway_handshakes.rs`'s.)
+/// among several offered subprotocols belongs to the WebSocket gateway's tests.)
 #[tokio::test]
 async fn mqtt_6_0_0_4_websocket_subprotocol_mqtt_and_binary_frames() {
     let server = InProcessServer::start().await;
