@@ -27,6 +27,8 @@ pub(crate) fn http() -> Vec<Case> {
     let many: String = (0..=MAX_HEADERS).map(|i| format!("X-H{i}: v\r\n")).collect();
     vec![
         case("not an HTTP request", t, "RFC 9112 §3", "`HELLO`", HttpRaw(b"HELLO\r\n\r\n".to_vec()), vec![Http(400)]),
+        case("header line without a colon", t, "RFC 9112 §5", "`Upgrade websocket`", HttpRaw(request("GET /ws HTTP/1.1", "Upgrade websocket\r\n")), vec![Http(400)]),
+        case("request line too long", t, "http.max_head_bytes", "a 3 KiB request target", HttpRaw(request(&format!("GET /{} HTTP/1.1", "a".repeat(3 * 1024)), "")), vec![Http(431)]),
         case("request head too large", t, "http.max_head_bytes", "a 2 KiB header", HttpRaw(request("GET /ws HTTP/1.1", &padding)), vec![Http(431)]),
         case("too many headers", t, "http.max_headers", "17 header lines", HttpRaw(request("GET /ws HTTP/1.1", &many)), vec![Http(431)]),
         case("upgrade without Sec-WebSocket-Key", t, "RFC 6455 §4.2.1", "no key", HttpRaw(request("GET /echo HTTP/1.1", &format!("{UPGRADE}{origin}"))), vec![Http(400)]),

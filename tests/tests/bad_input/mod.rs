@@ -7,6 +7,7 @@ pub(crate) mod mqtt_cases;
 pub(crate) mod observe;
 pub(crate) mod probe;
 pub(crate) mod scenarios;
+pub(crate) mod storms;
 pub(crate) mod wire;
 pub(crate) mod ws_cases;
 

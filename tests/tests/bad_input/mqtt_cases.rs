@@ -11,7 +11,7 @@ use super::limits::{
     MAX_PACKET, MAX_SUBS, MAX_TOPIC_LEN, MAX_TOPIC_LEVELS, RECEIVE_MAX, TOPIC_ALIAS_MAX,
 };
 use super::wire::{
-    cat, connect, connect_raw, levels, pkt, publish, subscribe, unsubscribe_v311, vbi,
+    cat, connect, connect_raw, levels, pkt, publish, s, subscribe, unsubscribe_v311, vbi,
 };
 use super::{Case, Ev, Input, Transport, case};
 
@@ -23,7 +23,7 @@ const FIVE_BYTE_LENGTH: [u8; 6] = [0x30, 0xff, 0xff, 0xff, 0xff, 0x7f];
 
 /// A v3.1.1 CONNECT payload: client id `c`.
 fn id_c() -> Vec<u8> {
-    super::wire::s(b"c")
+    s(b"c")
 }
 
 /// 3.1.1 cases.
@@ -42,14 +42,16 @@ pub(crate) fn v311() -> Vec<Case> {
         case("wrong protocol name", t, "MQTT-3.1.2-1", "protocol name `MQTX`", Raw(connect_raw(b"MQTX", 4, 0x02, None, &id_c())), vec![Ev::ConnAckV3(0x01), TcpClose]),
         case("unsupported protocol level", t, "MQTT-3.1.2-2", "protocol level 6", Raw(connect_raw(b"MQTT", 6, 0x02, None, &id_c())), vec![Ev::ConnAckV3(0x01), TcpClose]),
         case("CONNECT reserved flag set", t, "MQTT-3.1.2-3", "connect flags `0x03`", Raw(connect_raw(b"MQTT", 4, 0x03, None, &id_c())), closed()),
-        case("Will QoS 3", t, "MQTT-3.1.2-14", "Will flag, Will QoS 3", Raw(connect_raw(b"MQTT", 4, 0x1E, None, &cat(&[&id_c(), &super::wire::s(b"w"), &super::wire::s(b"m")]))), closed()),
+        case("Will QoS 3", t, "MQTT-3.1.2-14", "Will flag, Will QoS 3", Raw(connect_raw(b"MQTT", 4, 0x1E, None, &cat(&[&id_c(), &s(b"w"), &s(b"m")]))), closed()),
         case("Will QoS without Will flag", t, "MQTT-3.1.2-11", "connect flags `0x0A`", Raw(connect_raw(b"MQTT", 4, 0x0A, None, &id_c())), closed()),
-        case("password without user name", t, "MQTT-3.1.2-22", "connect flags `0x42`", Raw(connect_raw(b"MQTT", 4, 0x42, None, &cat(&[&id_c(), &super::wire::s(b"pw")]))), closed()),
-        case("Client Identifier not UTF-8", t, "MQTT-1.5.3-1", "client id `c3 28`", Raw(connect_raw(b"MQTT", 4, 0x02, None, &super::wire::s(&[0xC3, 0x28]))), closed()),
-        case("Client Identifier with U+0000", t, "MQTT-1.5.3-2", "client id `a\\0b`", Raw(connect_raw(b"MQTT", 4, 0x02, None, &super::wire::s(b"a\0b"))), closed()),
-        case("empty Client Identifier, Clean Session 0", t, "MQTT-3.1.3-8", "client id \"\", flags `0x00`", Raw(connect_raw(b"MQTT", 4, 0x00, None, &super::wire::s(b""))), vec![Ev::ConnAckV3(0x02), TcpClose]),
-        case("CONNECT over the packet size limit", t, "broker.max_packet_size", "CONNECT with a 16 KiB client id", Raw(connect_raw(b"MQTT", 4, 0x02, None, &super::wire::s(&big))), closed()),
+        case("password without user name", t, "MQTT-3.1.2-22", "connect flags `0x42`", Raw(connect_raw(b"MQTT", 4, 0x42, None, &cat(&[&id_c(), &s(b"pw")]))), closed()),
+        case("Client Identifier not UTF-8", t, "MQTT-1.5.3-1", "client id `c3 28`", Raw(connect_raw(b"MQTT", 4, 0x02, None, &s(&[0xC3, 0x28]))), closed()),
+        case("Client Identifier with U+0000", t, "MQTT-1.5.3-2", "client id `a\\0b`", Raw(connect_raw(b"MQTT", 4, 0x02, None, &s(b"a\0b"))), closed()),
+        case("empty Client Identifier, Clean Session 0", t, "MQTT-3.1.3-8", "client id \"\", flags `0x00`", Raw(connect_raw(b"MQTT", 4, 0x00, None, &s(b""))), vec![Ev::ConnAckV3(0x02), TcpClose]),
+        case("CONNECT over the packet size limit", t, "broker.max_packet_size", "CONNECT with a 16 KiB client id", Raw(connect_raw(b"MQTT", 4, 0x02, None, &s(&big))), closed()),
         case("slow CONNECT", t, "broker.connect_timeout_ms", "half a CONNECT, then silence", Raw(full_connect[..6].to_vec()), closed()),
+        case("Will Topic with a wildcard", t, "MQTT-4.7.1-1 (the Will Topic is a Topic Name), MQTT-4.8.0-1", "Will Topic `a/#`", Raw(connect_raw(b"MQTT", 4, 0x06, None, &cat(&[&id_c(), &s(b"a/#"), &s(b"m")]))), closed()),
+        case("User Name flag without a User Name", t, "MQTT-3.1.2-19", "flags `0x82`, payload ends after the client id", Raw(connect_raw(b"MQTT", 4, 0x82, None, &id_c())), closed()),
         case("second CONNECT", t, "MQTT-3.1.0-2", "CONNECT after CONNACK", After(connect(V3_1_1, "again", 60)), closed()),
         case("PUBLISH QoS 3", t, "MQTT-3.3.1-4", "PUBLISH first byte `0x36`", After(publish(0x36, b"a", Some(1), None, b"x")), closed()),
         case("wildcard in a Topic Name", t, "MQTT-3.3.2-2", "PUBLISH to `a/+`", After(publish(0x30, b"a/+", None, None, b"x")), closed()),
@@ -58,6 +60,7 @@ pub(crate) fn v311() -> Vec<Case> {
         case("SUBSCRIBE reserved flags", t, "MQTT-3.8.1-1", "SUBSCRIBE first byte `0x80`", After(subscribe(0x80, 1, None, &[(b"a", 0)])), closed()),
         case("SUBSCRIBE without filters", t, "MQTT-3.8.3-3", "SUBSCRIBE with an empty payload", After(subscribe(0x82, 1, None, &[])), closed()),
         case("SUBSCRIBE QoS 3", t, "MQTT-3.8.3-4", "requested QoS 3", After(subscribe(0x82, 1, None, &[(b"a", 3)])), closed()),
+        case("Topic Filter with U+0000", t, "MQTT-4.7.3-2", "SUBSCRIBE `a\\0b`", After(subscribe(0x82, 1, None, &[(b"a\0b", 0)])), closed()),
         case("UNSUBSCRIBE reserved flags", t, "MQTT-3.10.1-1", "UNSUBSCRIBE first byte `0xA0`", After(unsubscribe_v311(0xA0, 1, &[b"a"])), closed()),
         case("PUBREL reserved flags", t, "MQTT-3.6.1-1", "PUBREL first byte `0x60`", After(pkt(0x60, &[0, 1])), closed()),
         case("DISCONNECT reserved flags", t, "MQTT-3.14.1-1", "DISCONNECT first byte `0xE1`", After(vec![0xE1, 0x00]), closed()),
@@ -98,7 +101,12 @@ pub(crate) fn v5() -> Vec<Case> {
         case("PUBLISH before CONNECT", t, "MQTT-3.1.0-1", "PUBLISH as the first packet", Raw(publish(0x30, b"a", None, Some(none), b"x")), closed()),
         case("Receive Maximum 0 in CONNECT", t, "§3.1.2.11.3, MQTT-3.14.0-1", "CONNECT property Receive Maximum = 0", Raw(connect_raw(b"MQTT", 5, 0x02, Some(&[0x21, 0, 0]), &id_c())), closed()),
         case("duplicate CONNECT property", t, "§2.2.2.2, MQTT-3.14.0-1", "Session Expiry Interval twice", Raw(connect_raw(b"MQTT", 5, 0x02, Some(&[0x11, 0, 0, 0, 1, 0x11, 0, 0, 0, 2]), &id_c())), closed()),
-        case("Will QoS 3", t, "MQTT-3.1.2-12", "Will flag, Will QoS 3", Raw(connect_raw(b"MQTT", 5, 0x1E, Some(none), &cat(&[&id_c(), &[0], &super::wire::s(b"w"), &super::wire::s(b"m")]))), closed()),
+        case("Will QoS 3", t, "MQTT-3.1.2-12", "Will flag, Will QoS 3", Raw(connect_raw(b"MQTT", 5, 0x1E, Some(none), &cat(&[&id_c(), &[0], &s(b"w"), &s(b"m")]))), closed()),
+        case("Maximum Packet Size 0 in CONNECT", t, "§3.1.2.11.4, MQTT-3.14.0-1", "CONNECT property Maximum Packet Size = 0", Raw(connect_raw(b"MQTT", 5, 0x02, Some(&[0x27, 0, 0, 0, 0]), &id_c())), closed()),
+        case("Request Problem Information 2", t, "§3.1.2.11.7, MQTT-3.14.0-1", "CONNECT property 0x17 = 2", Raw(connect_raw(b"MQTT", 5, 0x02, Some(&[0x17, 2]), &id_c())), closed()),
+        case("Will Retain without Will flag", t, "MQTT-3.1.2-13", "connect flags `0x22`", Raw(connect_raw(b"MQTT", 5, 0x22, Some(none), &id_c())), closed()),
+        case("Will Topic with a wildcard", t, "MQTT-4.7.0-1 (the Will Topic is a Topic Name), MQTT-3.14.0-1", "Will Topic `a/#`", Raw(connect_raw(b"MQTT", 5, 0x06, Some(none), &cat(&[&id_c(), &[0], &s(b"a/#"), &s(b"m")]))), closed()),
+        case("unsupported Authentication Method", t, "MQTT-4.12.0-1", "Authentication Method `NOPE`", Raw(connect_raw(b"MQTT", 5, 0x02, Some(&cat(&[&[0x15], &s(b"NOPE")])), &id_c())), vec![Ev::ConnAck(0x8C), TcpClose]),
         case("second CONNECT", t, "MQTT-3.1.0-2", "CONNECT after CONNACK", After(connect(V5, "again", 60)), disc(0x82)),
         case("PUBLISH QoS 3", t, "MQTT-3.3.1-4", "PUBLISH first byte `0x36`", After(publish(0x36, b"a", Some(1), Some(none), b"x")), disc(0x81)),
         case("DUP on QoS 0", t, "MQTT-3.3.1-2", "PUBLISH first byte `0x38`", After(publish(0x38, b"a", None, Some(none), b"x")), disc(0x81)),
@@ -110,6 +118,9 @@ pub(crate) fn v5() -> Vec<Case> {
         case("Topic Alias out of range", t, "MQTT-3.3.2-9", "Topic Alias 9 (maximum 8)", After(publish(0x30, b"a", None, Some(&alias(TOPIC_ALIAS_MAX + 1)), b"x")), disc(0x94)),
         case("Topic Alias never set", t, "§3.3.2.3.4", "empty topic, Topic Alias 1 unset", After(publish(0x30, b"", None, Some(&alias(1)), b"x")), disc(0x82)),
         case("empty Topic Name without alias", t, "MQTT-3.3.2-1", "PUBLISH to \"\"", After(publish(0x30, b"", None, Some(none), b"x")), disc(0x82)),
+        case("Response Topic with a wildcard", t, "MQTT-3.3.2-14", "PUBLISH with Response Topic `r/+`", After(publish(0x30, b"a", None, Some(&cat(&[&[0x08], &s(b"r/+")])), b"x")), disc(0x82)),
+        case("User Property not UTF-8", t, "MQTT-1.5.4-1", "User Property key `c3 28`", After(publish(0x30, b"a", None, Some(&cat(&[&[0x26], &s(&[0xC3, 0x28]), &s(b"v")])), b"x")), disc(0x81)),
+        case("PUBACK of an unknown packet id", t, "§4.3.2 (ignored)", "PUBACK id 77, nothing in flight", After(pkt(0x40, &[0, 77])), vec![Open]),
         case("Subscription Identifier from a client", t, "MQTT-3.3.4-6", "PUBLISH with property 0x0B", After(publish(0x30, b"a", None, Some(&[0x0B, 1]), b"x")), disc(0x82)),
         case("duplicate PUBLISH property", t, "§2.2.2.2", "Payload Format Indicator twice", After(publish(0x30, b"a", None, Some(&[0x01, 0, 0x01, 0]), b"x")), disc(0x82)),
         case("property not allowed in PUBLISH", t, "§2.2.2.2", "Session Expiry Interval in PUBLISH", After(publish(0x30, b"a", None, Some(&[0x11, 0, 0, 0, 1]), b"x")), disc(0x81)),

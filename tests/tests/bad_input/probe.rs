@@ -29,6 +29,8 @@ pub(crate) struct Report {
     pub(crate) baseline: Vec<Duration>,
     /// Round trips while the catalogue ran.
     pub(crate) during: Vec<Duration>,
+    /// When each of `during` ended.
+    pub(crate) during_at: Vec<Instant>,
     /// Every error or unexpected packet (must stay empty).
     pub(crate) errors: Vec<String>,
 }
@@ -42,6 +44,19 @@ pub(crate) fn p99(samples: &[Duration]) -> Duration {
     }
     let rank = (sorted.len() * 99).div_ceil(100).max(1);
     sorted[rank - 1]
+}
+
+impl Report {
+    /// The slowest round trip that ended between `from` and `to`.
+    pub(crate) fn worst_between(&self, from: Instant, to: Instant) -> Duration {
+        self.during_at
+            .iter()
+            .zip(&self.during)
+            .filter(|(at, _)| **at >= from && **at <= to)
+            .map(|(_, rtt)| *rtt)
+            .max()
+            .unwrap_or_default()
+    }
 }
 
 /// The running probe.
@@ -125,7 +140,10 @@ async fn run(addr: SocketAddr, phase: Arc<AtomicU8>, stop: Arc<AtomicBool>) -> R
         let rtt = started.elapsed();
         match phase.load(Ordering::Acquire) {
             BASELINE => report.baseline.push(rtt),
-            DURING => report.during.push(rtt),
+            DURING => {
+                report.during.push(rtt);
+                report.during_at.push(Instant::now());
+            }
             _ => {}
         }
         tokio::time::sleep(PACE).await;

@@ -10,15 +10,16 @@ use mqtt_proto::{Decoder, Packet, ProtocolVersion};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::limits::{MAX_SUBS, PER_IP, QUEUE_BYTES, QUEUE_MESSAGES};
-use super::observe::{WAIT, http_status, json_events, read_frame};
-use super::wire::{self, connect_from, frame, publish, subscribe};
+use super::limits::{MAX_SUBS, QUEUE_BYTES, QUEUE_MESSAGES};
+use super::observe::{self, WAIT, json_events, read_frame};
+use super::storms;
+use super::wire::{self, frame, publish, subscribe};
 use super::{Case, Ctx, Ev, Input, Outcome, Transport, case};
 
 use Ev::{Holds, Open};
 
 /// Turns a check into an event.
-fn check(ok: bool, holds: &'static str, otherwise: String) -> Ev {
+pub(crate) fn check(ok: bool, holds: &'static str, otherwise: String) -> Ev {
     if ok {
         Holds(holds)
     } else {
@@ -40,13 +41,18 @@ pub(crate) fn scenarios() -> Vec<Case> {
         case("flood of subscriptions", Transport::MqttV5, "broker.max_subscriptions_per_session", "200 pipelined SUBSCRIBE packets, one new filter each (maximum 20)",
             Input::Scenario(subscription_flood),
             vec![Holds("the first 20 are granted, the other 180 get SUBACK 0x97"), Holds("the server holds at most 20 subscriptions for the client"), Open]),
+        case("flood of /ws subscriptions", Transport::WsJson, "broker.max_subscriptions_per_session", "25 pipelined subscribe requests (maximum 20)",
+            Input::Scenario(ws_subscription_flood),
+            vec![Holds("the first 20 are subscribed, the other 5 get `quota_exceeded`"), Open]),
+        case("PUBLISH trickled past the Keep Alive", Transport::MqttV5, "MQTT-3.1.2-22", "Keep Alive 1 s, then a PUBLISH a byte per 300 ms",
+            Input::Scenario(trickle), vec![Ev::Disconnect(0x8D), Ev::TcpClose]),
         case("MQTT connection storm from one IP", Transport::MqttV5, "limits.max_connections_per_ip", "60 connections from 127.0.0.2 (maximum 40)",
-            Input::Scenario(storm_mqtt),
+            Input::Scenario(storms::storm_mqtt),
             vec![Holds("the first 40 get CONNACK 0x00"), Holds("the other 20 are closed without a byte and counted"), Holds("a connection is accepted again once they have left")]),
         case("HTTP connection storm from one IP", Transport::Http, "limits.max_connections_per_ip", "40 open WebSockets from 127.0.0.3, then a request",
-            Input::Scenario(storm_http), vec![Holds("40 WebSockets open"), Ev::Http(503)]),
+            Input::Scenario(storms::storm_http), vec![Holds("40 WebSockets open"), Ev::Http(503)]),
         case("connect/close churn", Transport::MqttV5, "no leak", "300 connections opened and dropped at once, half mid-CONNECT",
-            Input::Scenario(churn), vec![Holds("the connection gauge returns to where it was")]),
+            Input::Scenario(storms::churn), vec![Holds("the connection gauge returns to where it was")]),
     ]
 }
 
@@ -82,6 +88,7 @@ fn slowloris(ctx: Ctx) -> Outcome {
 async fn raw_v5(
     ctx: &Ctx,
     id: &str,
+    keep_alive: u16,
     rcvbuf: Option<u32>,
 ) -> std::io::Result<(TcpStream, BytesMut)> {
     let socket = tokio::net::TcpSocket::new_v4()?;
@@ -91,7 +98,7 @@ async fn raw_v5(
     let mut stream = socket.connect(ctx.mqtt).await?;
     stream.set_nodelay(true)?;
     stream
-        .write_all(&wire::connect(ProtocolVersion::V5, id, 60))
+        .write_all(&wire::connect(ProtocolVersion::V5, id, keep_alive))
         .await?;
     let mut buf = BytesMut::new();
     let decoder = Decoder::new(ProtocolVersion::V5);
@@ -155,7 +162,7 @@ fn queue_within_bounds(ctx: &Ctx, client_id: &str) -> Ev {
 
 fn never_reads_mqtt(ctx: Ctx) -> Outcome {
     Box::pin(async move {
-        let (mut sub, mut buf) = match raw_v5(&ctx, "never-reads", Some(4096)).await {
+        let (mut sub, mut buf) = match raw_v5(&ctx, "never-reads", 60, Some(4096)).await {
             Ok(pair) => pair,
             Err(e) => return vec![Ev::Unexpected(format!("subscriber: {e}"))],
         };
@@ -270,7 +277,7 @@ fn never_reads_ws(ctx: Ctx) -> Outcome {
 
 fn subscription_flood(ctx: Ctx) -> Outcome {
     Box::pin(async move {
-        let (mut c, mut buf) = match raw_v5(&ctx, "sub-flood", None).await {
+        let (mut c, mut buf) = match raw_v5(&ctx, "sub-flood", 60, None).await {
             Ok(pair) => pair,
             Err(e) => return vec![Ev::Unexpected(format!("client: {e}"))],
         };
@@ -328,152 +335,79 @@ fn subscription_flood(ctx: Ctx) -> Outcome {
     })
 }
 
-/// Connects from `ip` and sends CONNECT; the CONNACK code, or `None` if the
-/// connection was closed without a byte.
-async fn storm_client(ctx: &Ctx, ip: [u8; 4], id: String) -> (Option<TcpStream>, Option<u8>) {
-    let Ok(mut s) = connect_from(ip, ctx.mqtt).await else {
-        return (None, None);
-    };
-    let _ = s
-        .write_all(&wire::connect(ProtocolVersion::V5, &id, 60))
-        .await;
-    let mut buf = [0u8; 64];
-    match tokio::time::timeout(WAIT, s.read(&mut buf)).await {
-        Ok(Ok(n)) if n >= 4 && buf[0] == 0x20 => (Some(s), Some(buf[3])),
-        _ => (None, None),
-    }
-}
-
-fn storm_mqtt(ctx: Ctx) -> Outcome {
+fn ws_subscription_flood(ctx: Ctx) -> Outcome {
     Box::pin(async move {
-        let ip = [127, 0, 0, 2];
-        let refused_before = ctx.broker.metrics.refused_max_connections_per_ip.get();
-        let mut kept = Vec::new();
-        let mut accepted = 0;
-        for i in 0..PER_IP {
-            if let (Some(s), Some(0)) = storm_client(&ctx, ip, format!("storm-{i}")).await {
-                accepted += 1;
-                kept.push(s);
-            }
+        let (mut stream, _) = wire::open_ws(ctx.http, "/ws", "").await;
+        let mut buf = Vec::new();
+        let _ = read_frame(&mut stream, &mut buf).await;
+        let mut all = Vec::new();
+        for i in 0..25 {
+            let req = format!(r#"{{"type":"subscribe","filter":"wsf/{i}"}}"#);
+            all.extend(frame(0x81, req.as_bytes()));
         }
-        let extra = (0..20).map(|i| {
-            let ctx = ctx.clone();
-            async move { storm_client(&ctx, ip, format!("storm-x{i}")).await }
-        });
-        let extra = futures_join(extra).await;
-        let silent = extra
-            .iter()
-            .filter(|(s, code)| s.is_none() && code.is_none())
-            .count();
-        let refused = ctx.broker.metrics.refused_max_connections_per_ip.get() - refused_before;
-        let mut evs = vec![
-            check(
-                accepted == PER_IP,
-                "the first 40 get CONNACK 0x00",
-                format!("{accepted} accepted"),
-            ),
-            check(
-                silent == 20 && refused == 20,
-                "the other 20 are closed without a byte and counted",
-                format!("{silent} closed silently, {refused} counted"),
-            ),
-        ];
-        drop(kept);
-        let mut again = false;
-        for _ in 0..50 {
-            if let (Some(_), Some(0)) = storm_client(&ctx, ip, "storm-again".into()).await {
-                again = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        evs.push(check(
-            again,
-            "a connection is accepted again once they have left",
-            "still refused".into(),
-        ));
-        evs
-    })
-}
-
-/// Runs futures concurrently, in order.
-async fn futures_join<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = futures.map(tokio::spawn).collect();
-    let mut out = Vec::new();
-    for h in handles {
-        if let Ok(v) = h.await {
-            out.push(v);
-        }
-    }
-    out
-}
-
-fn storm_http(ctx: Ctx) -> Outcome {
-    Box::pin(async move {
-        let ip = [127, 0, 0, 3];
-        let mut open = Vec::new();
-        for _ in 0..PER_IP {
-            let Ok(mut s) = connect_from(ip, ctx.http).await else {
-                break;
+        all.extend(frame(0x81, br#"{"type":"ping","id":"still-open"}"#));
+        let _ = stream.write_all(&all).await;
+        let (mut subscribed, mut quota, mut other) = (0, 0, Vec::new());
+        loop {
+            let Some(f) = read_frame(&mut stream, &mut buf).await else {
+                return vec![Ev::Unexpected(format!(
+                    "closed after {subscribed} subscribed, {quota} refused"
+                ))];
             };
-            let _ = s
-                .write_all(wire::upgrade_request(ctx.http, "/echo", "").as_bytes())
-                .await;
-            let mut head = [0u8; 12];
-            if s.read_exact(&mut head).await.is_ok() && head.starts_with(b"HTTP/1.1 101") {
-                open.push(s);
+            let v: serde_json::Value = serde_json::from_slice(&f.payload).unwrap_or_default();
+            match (v["type"].as_str(), v["code"].as_str()) {
+                (Some("subscribed"), _) => subscribed += 1,
+                (Some("error"), Some("quota_exceeded")) => quota += 1,
+                (Some("pong"), _) => break,
+                _ => other.push(v.to_string()),
             }
         }
-        let mut evs = vec![check(
-            open.len() == PER_IP,
-            "40 WebSockets open",
-            format!("{} open", open.len()),
-        )];
-        match connect_from(ip, ctx.http).await {
-            Ok(mut s) => {
-                let _ = s
-                    .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-                    .await;
-                evs.push(http_status(&mut s).await);
-            }
-            Err(e) => evs.push(Ev::Unexpected(e.to_string())),
-        }
-        drop(open);
-        evs
+        vec![
+            check(
+                subscribed == MAX_SUBS && quota == 25 - MAX_SUBS && other.is_empty(),
+                "the first 20 are subscribed, the other 5 get `quota_exceeded`",
+                format!("{subscribed} subscribed, {quota} refused, also {other:?}"),
+            ),
+            Open,
+        ]
     })
 }
 
-fn churn(ctx: Ctx) -> Outcome {
+fn trickle(ctx: Ctx) -> Outcome {
     Box::pin(async move {
-        let gauge = || ctx.broker.metrics.connections_mqtt_tcp.get();
-        let before = gauge();
-        let connect = wire::connect(ProtocolVersion::V5, "churn", 60);
-        for i in 0..300usize {
-            if let Ok(mut s) = TcpStream::connect(ctx.mqtt).await {
-                let part = if i % 2 == 0 {
-                    &connect[..]
-                } else {
-                    &connect[..5]
-                };
-                let _ = s.write_all(part).await;
+        let (stream, mut buf) = match raw_v5(&ctx, "trickle", 1, None).await {
+            Ok(pair) => pair,
+            Err(e) => return vec![Ev::Unexpected(format!("client: {e}"))],
+        };
+        let (mut rd, mut wr) = stream.into_split();
+        let writer = tokio::spawn(async move {
+            for b in publish(0x30, b"trickle", None, Some(&[]), &[b'x'; 100]) {
+                if wr.write_all(&[b]).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        });
+        let decoder = Decoder::new(ProtocolVersion::V5);
+        let mut evs = Vec::new();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            while let Ok(Some(p)) = decoder.decode(&mut buf) {
+                evs.push(observe::packet_event(&p, ProtocolVersion::V5));
+            }
+            match tokio::time::timeout_at(deadline, rd.read_buf(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                Ok(_) => {
+                    evs.push(Ev::TcpClose);
+                    break;
+                }
+                Err(_) => {
+                    evs.push(Ev::Unexpected("still open".into()));
+                    break;
+                }
             }
         }
-        let mut settled = false;
-        for _ in 0..100 {
-            if gauge() <= before {
-                settled = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        vec![check(
-            settled,
-            "the connection gauge returns to where it was",
-            format!("{before} before, {} after", gauge()),
-        )]
+        writer.abort();
+        evs
     })
 }

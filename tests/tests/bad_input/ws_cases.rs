@@ -53,6 +53,8 @@ pub(crate) fn frames() -> Vec<Case> {
     let chunk = vec![b'a'; MAX_MESSAGE / 2];
     let fragmented_big = cat(&[&frame(0x02, &chunk), &frame(0x00, &chunk), &frame(0x80, &chunk)]);
     let bomb = bomb();
+    let mut non_minimal = vec![0x81, 0xFE, 0x00, 0x05, 1, 2, 3, 4];
+    non_minimal.extend(b"hello".iter().zip([1u8, 2, 3, 4].iter().cycle()).map(|(b, k)| b ^ k));
     vec![
         case("unmasked client frame", e, "RFC 6455 §5.1", "Text frame with MASK bit 0", WsFrames("/echo", vec![0x81, 0x02, b'h', b'i']), p1002()),
         case("reserved data opcode", e, "RFC 6455 §5.2", "opcode 0x3", WsFrames("/echo", frame(0x83, b"x")), p1002()),
@@ -64,6 +66,7 @@ pub(crate) fn frames() -> Vec<Case> {
         case("continuation without a start", e, "RFC 6455 §5.4", "Continuation frame first", WsFrames("/echo", frame(0x80, b"x")), p1002()),
         case("new message inside a fragmented one", e, "RFC 6455 §5.4", "Text FIN 0, then Text FIN 1", WsFrames("/echo", cat(&[&frame(0x01, b"a"), &frame(0x81, b"b")])), p1002()),
         case("64-bit length with the top bit set", e, "RFC 6455 §5.2", "payload length `0x8000000000000000`", WsFrames("/echo", huge_len), p1002()),
+        case("length not in its shortest form", e, "RFC 6455 §5.2", "5-byte Text with a 16-bit length", WsFrames("/echo", non_minimal), p1002()),
         case("invalid UTF-8 in a text frame", e, "RFC 6455 §8.1", "Text `ff`", WsFrames("/echo", frame(0x81, &[0xFF])), p1007()),
         case("invalid UTF-8 across fragments", e, "RFC 6455 §8.1", "Text `f0 9f` + continuation `28`", WsFrames("/echo", cat(&[&frame(0x01, &[0xF0, 0x9F]), &frame(0x80, &[0x28])])), p1007()),
         case("truncated UTF-8 at the end", e, "RFC 6455 §8.1", "Text `e2 82` (FIN)", WsFrames("/echo", frame(0x81, &[0xE2, 0x82])), p1007()),
@@ -107,6 +110,10 @@ pub(crate) fn json() -> Vec<Case> {
         case("payload over the packet size limit", t, "broker.max_packet_size", "16 KiB + 1 text payload", Json(format!(r#"{{"type":"publish","topic":"a","payload":"{big}"}}"#)), err("too_large")),
         case("invalid subscribe filter", t, "MQTT-4.7.1-1", "subscribe `a/#/b`", Json(r#"{"type":"subscribe","filter":"a/#/b"}"#.into()), err("invalid_topic")),
         case("subscribe filter too long", t, "broker.max_topic_length", "subscribe to a 129-byte filter", Json(format!(r#"{{"type":"subscribe","filter":"{long}"}}"#)), err("invalid_topic")),
+        case("deeply nested JSON", t, "ws-json-protocol `bad_json`", "20,000 nested `[`", Json("[".repeat(20_000)), err("bad_json")),
+        case("invalid shared subscription", t, "MQTT-4.8.2-1", "subscribe `$share/g`", Json(r#"{"type":"subscribe","filter":"$share/g"}"#.into()), err("invalid_topic")),
+        case("Response Topic with a wildcard", t, "MQTT-3.3.2-14", "publish with `\"response_topic\":\"r/#\"`", Json(r#"{"type":"publish","topic":"a","response_topic":"r/#"}"#.into()), err("invalid_topic")),
+        case("correlation data not base64", t, "ws-json-protocol `invalid_payload`", "`\"correlation_data\":\"**\"`", Json(r#"{"type":"publish","topic":"a","correlation_data":"**"}"#.into()), err("invalid_payload")),
         case("binary publish shorter than its topic", t, "ws-json-protocol binary frames", "Binary `00 00 09 61`", Input::JsonBinary(vec![0x00, 0x00, 0x09, b'a']), err("bad_json")),
         case("binary publish with QoS bits", t, "ws-json-protocol binary frames", "flags `0x02`", Input::JsonBinary(vec![0x02, 0x00, 0x01, b'a', b'x']), err("bad_json")),
     ]
