@@ -137,16 +137,7 @@ impl World {
             let now_inflight = session.lock().outbox.inflight_len();
             assert!(now_inflight <= window.max(before), "in flight {now_inflight} > window {window} (was {before})");
         }
-        let out = sim.conn.output();
-        let mut slices = Vec::new();
-        out.slices(&mut slices);
-        let mut bytes = Vec::new();
-        for s in &slices {
-            bytes.extend_from_slice(s);
-        }
-        let n = bytes.len();
-        drop(slices);
-        out.advance(n);
+        let bytes = sim.conn.output().take_all();
         sim.inbox.extend_from_slice(&bytes);
         loop {
             let packet = match sim.decoder.decode(&mut sim.inbox) {
