@@ -131,9 +131,6 @@ pub struct Metrics {
     pub refused_max_connections_per_ip: Counter,
     /// TLS handshakes that failed or timed out.
     pub tls_handshake_failures: Counter,
-    /// Latency of the durable store's commits (submit to durable), seconds. The
-    /// store integration observes it.
-    pub store_commit_seconds: Histogram,
 }
 
 impl Metrics {
@@ -468,9 +465,12 @@ pub fn prometheus(broker: &crate::broker::Broker) -> String {
         "The longest session queue, messages.",
         &[(String::new(), depth.longest as u64)],
     );
-    out.push_str(&m.store_commit_seconds.render(
+    // Observed by the store's writer; without a store the family is empty.
+    let no_store = Histogram::default();
+    let commits = broker.store().map_or(&no_store, |s| s.commit_latency());
+    out.push_str(&commits.render(
         "realtime_store_commit_seconds",
-        "Durable store commit latency (submit to durable).",
+        "Durable store commit latency (submit of a group's oldest batch to durable).",
     ));
     out
 }

@@ -562,14 +562,18 @@ impl MqttConnection {
                 self.send(&ack);
             }
         }
-        let last = self.pending_acks.iter().rev().find_map(|(c, _)| match c {
+        // Wait for the oldest ticket still pending: its group's commit releases
+        // every acknowledgement that group covers, and the next wake-up waits for
+        // the next group. (Waiting for the newest instead would hold the acks of
+        // a committed group back until a later group is durable too, adding a
+        // whole commit to the latency whenever publishes keep coming.)
+        let first = self.pending_acks.iter().find_map(|(c, _)| match c {
             Commit::Pending(t) => Some(*t),
             _ => None,
         });
-        if let Some(ticket) = last
+        if let Some(ticket) = first
             && !self.store_waiter.active.swap(true, Ordering::AcqRel)
         {
-            // Tickets are ordered: waiting for the last covers the earlier ones.
             let waiter = self.store_waiter.clone();
             let wake = self.wake.clone();
             match tokio::runtime::Handle::try_current() {

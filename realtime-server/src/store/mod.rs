@@ -88,6 +88,7 @@ pub use records::{
     SubscriptionRecord,
 };
 
+use crate::metrics::Histogram;
 use codec::KvOp;
 use engine::{Engine, MemoryEngine};
 use index::Index;
@@ -95,6 +96,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
 use tokio::sync::{Notify, oneshot};
 
 /// How durable a commit is before its ticket resolves. See the module docs.
@@ -163,6 +165,9 @@ struct State {
     failed: Option<StoreError>,
     shutdown: bool,
     flush_requested: bool,
+    /// When the oldest batch in `pending` was submitted (the group's start, for
+    /// the commit latency histogram).
+    oldest_pending: Option<Instant>,
     /// The snapshot read at open, handed out by the first `load` if nothing was
     /// submitted before it.
     cached: Option<Snapshot>,
@@ -180,6 +185,8 @@ struct Shared {
     room: Notify,
     engine: Mutex<Box<dyn Engine>>,
     next_message_id: AtomicU64,
+    /// Submit-to-durable latency of each committed group (its oldest batch).
+    commit_seconds: Histogram,
 }
 
 impl Shared {
@@ -321,6 +328,7 @@ impl Store {
             failed: None,
             shutdown: false,
             flush_requested: false,
+            oldest_pending: None,
             cached: Some(snapshot),
         };
         Arc::new(Shared {
@@ -332,6 +340,7 @@ impl Store {
             room: Notify::new(),
             engine: Mutex::new(engine),
             next_message_id: AtomicU64::new(next),
+            commit_seconds: Histogram::default(),
         })
     }
 
@@ -406,6 +415,7 @@ impl Store {
             .iter()
             .map(KvOp::weight)
             .sum::<usize>();
+        st.oldest_pending.get_or_insert_with(Instant::now);
         let wake = match shared.mode {
             StoreMode::Periodic { .. } => st.pending_bytes >= shared.max_pending_bytes / 2,
             _ => true,
@@ -502,6 +512,13 @@ impl Store {
     pub fn is_backlogged(&self) -> bool {
         let shared = &self.inner.shared;
         shared.lock().pending_bytes >= shared.max_pending_bytes
+    }
+
+    /// Latency of the writer's commits: for each group commit, from the
+    /// submission of its oldest batch until it is durable (`/metrics` serves it
+    /// as `realtime_store_commit_seconds`). Empty in `memory` mode.
+    pub fn commit_latency(&self) -> &Histogram {
+        &self.inner.shared.commit_seconds
     }
 
     /// Whether the store has failed for good (see [`StoreError::Failed`]).
