@@ -328,3 +328,88 @@ async fn read_rate_pauses_reading() {
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(1000), "{took:?}");
 }
+
+/// `broker.max_subscriptions_per_session`, `broker.max_topic_levels` and
+/// `broker.max_topic_length`: a subscription over the quota gets SUBACK 0x97
+/// (MQTT 5.0 §3.9.3 Quota exceeded), a filter over the level or length bound
+/// SUBACK 0x8F, a topic name over them PUBACK 0x90 (§3.4.2.1); the session goes on.
+#[tokio::test]
+async fn subscription_quota_and_topic_bounds() {
+    let mut config = loopback_config();
+    config.broker.max_subscriptions_per_session = 2;
+    config.broker.max_topic_levels = 3;
+    config.broker.max_topic_length = 32;
+    let broker = config.broker_config();
+    let s = InProcessServer::start_config(config, broker).await;
+    let mut c = TestClient::connect(s.mqtt, ProtocolVersion::V5, "limited").await;
+    for filter in ["a/1", "a/2"] {
+        let ack = c.subscribe(filter, QoS::AtLeastOnce).await;
+        assert_eq!(ack.reason_codes, vec![ReasonCode::GrantedQoS1], "{filter}");
+    }
+    let ack = c.subscribe("a/3", QoS::AtLeastOnce).await;
+    assert_eq!(ack.reason_codes, vec![ReasonCode::QuotaExceeded]);
+    // Re-subscribing to an existing filter replaces it: not a new subscription.
+    let ack = c.subscribe("a/2", QoS::AtMostOnce).await;
+    assert_eq!(ack.reason_codes, vec![ReasonCode::Success]);
+    assert!(matches!(
+        c.unsubscribe("a/1").await,
+        mqtt_proto::Packet::UnsubAck(_)
+    ));
+    let ack = c.subscribe("w/x/y/z", QoS::AtLeastOnce).await;
+    assert_eq!(ack.reason_codes, vec![ReasonCode::TopicFilterInvalid]);
+    let long = format!("a/{}", "x".repeat(31));
+    let ack = c.subscribe(&long, QoS::AtLeastOnce).await;
+    assert_eq!(ack.reason_codes, vec![ReasonCode::TopicFilterInvalid]);
+    let ack = c.subscribe("a/3", QoS::AtLeastOnce).await;
+    assert_eq!(
+        ack.reason_codes,
+        vec![ReasonCode::GrantedQoS1],
+        "room again"
+    );
+    for topic in ["w/x/y/z", long.as_str()] {
+        assert_eq!(
+            c.publish(topic, b"p", QoS::AtLeastOnce, false).await,
+            ReasonCode::TopicNameInvalid,
+            "{topic}"
+        );
+    }
+    assert_eq!(
+        c.publish("a/3", b"ok", QoS::AtLeastOnce, false).await,
+        ReasonCode::Success
+    );
+    assert_eq!(&c.recv_publish().await.payload[..], b"ok");
+}
+
+/// With a `sync` store, `realtime_store_commit_seconds` counts the writer's
+/// group commits: a QoS 1 message to a persistent session is committed before
+/// its PUBACK, so the histogram is not empty afterwards.
+#[tokio::test]
+async fn store_commit_histogram_counts_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = loopback_config();
+    config.store.data_dir = Some(dir.path().to_path_buf());
+    config.store.durability = Some(realtime_server::config::Durability::Sync);
+    let broker = config.broker_config();
+    let s = InProcessServer::start_config(config, broker).await;
+    let mut sub = connect_packet(ProtocolVersion::V5, "persistent");
+    sub.properties.session_expiry_interval = Some(600);
+    let (mut sub, _) = TestClient::connect_with(s.mqtt, sub).await;
+    sub.subscribe("h/#", QoS::AtLeastOnce).await;
+    let mut publisher = TestClient::connect(s.mqtt, ProtocolVersion::V5, "pub").await;
+    assert_eq!(
+        publisher
+            .publish("h/1", b"x", QoS::AtLeastOnce, false)
+            .await,
+        ReasonCode::Success
+    );
+    let http = s.http;
+    let (status, body) = tokio::task::spawn_blocking(move || http_get(http, "/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let (_, samples) = parse_prometheus(&body);
+    let commits = value(&samples, "realtime_store_commit_seconds_count", &[]);
+    assert!(commits >= 1.0, "{commits} commits");
+    assert!(value(&samples, "realtime_store_commit_seconds_sum", &[]) > 0.0);
+    drop(s);
+}
