@@ -1,6 +1,6 @@
 //! The binary's command line and signals: `check-config`, `passwd`, SIGHUP
-//! reloading the password file, SIGTERM shutting down gracefully (MQTT 5
-//! DISCONNECT 0x8B, WebSocket close 1001, exit status 0).
+//! reloading the password and ACL files, SIGTERM shutting down gracefully (MQTT 5
+//! DISCONNECT 0x8B, WebSocket close 1001, store flushed, exit status 0).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -15,7 +15,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use mqtt_proto::{Connect, Decoder, Packet, ProtocolVersion, ReasonCode};
+use mqtt_proto::{
+    Connect, Decoder, Packet, PacketId, ProtocolVersion, PubResponse, Publish, QoS, ReasonCode,
+    Subscribe, Subscription,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_realtime-server");
 const WAIT: Duration = Duration::from_secs(20);
@@ -202,12 +205,6 @@ struct Client {
 
 impl Client {
     fn connect(addr: SocketAddr, user: Option<(&str, &str)>) -> (Self, ReasonCode) {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        let mut c = Self {
-            stream,
-            buf: BytesMut::new(),
-        };
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut connect = Connect::new(ProtocolVersion::V5, format!("cli-test-{id}"));
@@ -216,10 +213,33 @@ impl Client {
             connect.username = Some(u.to_string().into());
             connect.password = Some(Bytes::copy_from_slice(p.as_bytes()));
         }
+        Self::connect_with(addr, connect)
+    }
+
+    fn connect_with(addr: SocketAddr, connect: Connect) -> (Self, ReasonCode) {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let mut c = Self {
+            stream,
+            buf: BytesMut::new(),
+        };
         c.send(&Packet::Connect(Box::new(connect)));
         match c.recv() {
             Some(Packet::ConnAck(ack)) => (c, ack.reason_code),
             other => panic!("expected CONNACK, got {other:?}"),
+        }
+    }
+
+    /// Subscribes to one filter at QoS 1; the SUBACK's reason code.
+    fn subscribe(&mut self, filter: &str) -> ReasonCode {
+        self.send(&Packet::Subscribe(Subscribe {
+            packet_id: PacketId::new(1).unwrap(),
+            properties: Default::default(),
+            subscriptions: vec![Subscription::new(filter.to_string(), QoS::AtLeastOnce)],
+        }));
+        match self.recv() {
+            Some(Packet::SubAck(ack)) => ack.reason_codes[0],
+            other => panic!("expected SUBACK, got {other:?}"),
         }
     }
 
@@ -359,4 +379,90 @@ fn sigterm_says_goodbye_and_exits_zero() {
     ws.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe9]).unwrap();
     assert_eq!(server.wait_exit(), Some(0));
     assert!(TcpStream::connect(server.mqtt).is_err(), "listeners closed");
+}
+
+/// SIGHUP reloads the ACL file too: a subscription the old rules denied (SUBACK
+/// 0x87) is granted once the file allows it and the signal was sent.
+#[test]
+fn sighup_reloads_the_acl_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let acl = dir.path().join("acl");
+    std::fs::write(&acl, "topic read public/#\n").unwrap();
+    let server = Server::start(&["--acl-file", acl.to_str().unwrap()]);
+    let (mut c, code) = Client::connect(server.mqtt, None);
+    assert_eq!(code, ReasonCode::Success);
+    assert_eq!(c.subscribe("secret/x"), ReasonCode::NotAuthorized);
+    std::fs::write(&acl, "topic read public/#\ntopic read secret/#\n").unwrap();
+    assert_eq!(
+        c.subscribe("secret/x"),
+        ReasonCode::NotAuthorized,
+        "not reloaded yet"
+    );
+    server.signal("HUP");
+    let deadline = Instant::now() + WAIT;
+    while c.subscribe("secret/x") != ReasonCode::GrantedQoS1 {
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP did not reload the ACL file"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// SIGTERM flushes the store: with `periodic` durability and an interval far
+/// longer than the test, a message acknowledged (at once) to the publisher and
+/// queued for an offline persistent session is on disk after the graceful exit,
+/// and delivered when the subscriber comes back to the restarted server.
+#[test]
+fn sigterm_flushes_the_periodic_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    let args = [
+        "--data-dir",
+        data.as_str(),
+        "--durability",
+        "periodic",
+        "--periodic-interval-ms",
+        "3600000",
+    ];
+    let persistent = |clean: bool| {
+        let mut c = Connect::new(ProtocolVersion::V5, "cli-persistent".to_string());
+        c.clean_start = clean;
+        c.properties.session_expiry_interval = Some(600);
+        c
+    };
+    let mut server = Server::start(&args);
+    let (mut sub, code) = Client::connect_with(server.mqtt, persistent(true));
+    assert_eq!(code, ReasonCode::Success);
+    assert_eq!(sub.subscribe("keep/#"), ReasonCode::GrantedQoS1);
+    sub.send(&Packet::Disconnect(mqtt_proto::Disconnect::new(
+        ReasonCode::Success,
+    )));
+    drop(sub);
+    let (mut publisher, code) = Client::connect(server.mqtt, None);
+    assert_eq!(code, ReasonCode::Success);
+    let mut p = Publish::new("keep/1".to_string(), Bytes::from_static(b"flushed"));
+    p.qos = QoS::AtLeastOnce;
+    p.packet_id = PacketId::new(7);
+    publisher.send(&Packet::Publish(p));
+    match publisher.recv() {
+        Some(Packet::PubAck(a)) => assert_eq!(a.reason_code, ReasonCode::Success),
+        other => panic!("expected PUBACK, got {other:?}"),
+    }
+    server.signal("TERM");
+    assert_eq!(server.wait_exit(), Some(0));
+    drop(publisher);
+
+    let _server = Server::start(&args);
+    let (mut sub, code) = Client::connect_with(_server.mqtt, persistent(false));
+    assert_eq!(code, ReasonCode::Success);
+    match sub.recv() {
+        Some(Packet::Publish(p)) => {
+            assert_eq!((&p.topic[..], &p.payload[..]), ("keep/1", &b"flushed"[..]));
+            if let Some(id) = p.packet_id {
+                sub.send(&Packet::PubAck(PubResponse::new(id)));
+            }
+        }
+        other => panic!("expected the queued PUBLISH, got {other:?}"),
+    }
 }
