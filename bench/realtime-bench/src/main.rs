@@ -103,6 +103,11 @@ struct PubSubArgs {
     /// MQTT version: 3 (3.1.1) or 5.
     #[arg(long, default_value_t = 3)]
     mqtt_version: u8,
+    /// MQTT subscribers keep their session: Session Expiry Interval in seconds (v5),
+    /// Clean Session 0 (v3.1.1) when above 0; with a durable store the server then
+    /// writes every QoS 1/2 delivery to them (the cost `sync` durability adds).
+    #[arg(long, default_value_t = 0)]
+    session_expiry: u32,
     #[command(flatten)]
     common: Common,
 }
@@ -206,6 +211,7 @@ fn pubsub_scenario(name: &str, a: &PubSubArgs) -> Result<PubSub> {
     s.duration = seconds(a.duration);
     s.drain = seconds(a.drain);
     s.version = mqtt::version_from_arg(a.mqtt_version)?;
+    s.session_expiry = a.session_expiry;
     s.server_pid = a.common.server_pid;
     s.per_address = a.common.per_address;
     s.progress = !a.common.quiet;

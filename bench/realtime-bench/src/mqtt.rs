@@ -56,13 +56,25 @@ pub struct ConnAckInfo {
 
 /// Sends CONNECT on `stream` and waits for a successful CONNACK (the stream stays
 /// whole: idle connections keep no read buffer).
+///
+/// `session_expiry` 0 asks for a session that ends with the connection; above 0 for
+/// one the server keeps (and, with a durable store, persists): MQTT 5 Session Expiry
+/// Interval of that many seconds, MQTT 3.1.1 Clean Session 0.
 pub async fn handshake(
     stream: &mut TcpStream,
     client_id: &str,
     version: ProtocolVersion,
+    session_expiry: u32,
 ) -> Result<ConnAckInfo> {
     let mut connect = Connect::new(version, client_id.to_string());
     connect.keep_alive = KEEP_ALIVE_S;
+    if session_expiry > 0 {
+        if version == ProtocolVersion::V5 {
+            connect.properties.session_expiry_interval = Some(session_expiry);
+        } else {
+            connect.clean_start = false;
+        }
+    }
     let mut out = BytesMut::with_capacity(64);
     encode(&Packet::Connect(Box::new(connect)), version, &mut out)?;
     stream.write_all(&out).await?;
@@ -142,13 +154,15 @@ pub struct MqttClient {
 }
 
 impl MqttClient {
-    /// Connects on `stream` as `client_id` (Clean Start, Keep Alive [`KEEP_ALIVE_S`]).
+    /// Connects on `stream` as `client_id` (Keep Alive [`KEEP_ALIVE_S`]; the session
+    /// as [`handshake`] describes for `session_expiry`).
     pub async fn connect(
         mut stream: TcpStream,
         client_id: &str,
         version: ProtocolVersion,
+        session_expiry: u32,
     ) -> Result<Self> {
-        let info = handshake(&mut stream, client_id, version).await?;
+        let info = handshake(&mut stream, client_id, version, session_expiry).await?;
         let (read, writer) = stream.into_split();
         Ok(Self {
             reader: MqttReader {

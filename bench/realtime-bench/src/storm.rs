@@ -210,7 +210,7 @@ async fn open(
     } else {
         let mut stream = crate::net::connect(mqtt, source).await?;
         let id = format!("rb-idle-{}-{index}", std::process::id());
-        crate::mqtt::handshake(&mut stream, &id, mqtt_proto::ProtocolVersion::V3_1_1).await?;
+        crate::mqtt::handshake(&mut stream, &id, mqtt_proto::ProtocolVersion::V3_1_1, 0).await?;
         Ok(stream)
     }
 }

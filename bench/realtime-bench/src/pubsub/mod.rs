@@ -79,6 +79,10 @@ pub struct PubSub {
     pub drain: Duration,
     /// MQTT protocol version.
     pub version: ProtocolVersion,
+    /// MQTT subscribers' session: 0 = ends with the connection; above 0 = kept by
+    /// the server (v5 Session Expiry Interval in seconds, v3 Clean Session 0), so
+    /// that a durable store writes their QoS 1/2 deliveries.
+    pub session_expiry: u32,
     /// The server's pid, for its CPU time and RSS.
     pub server_pid: Option<u32>,
     /// Connections per source address.
@@ -105,6 +109,7 @@ impl PubSub {
             duration: Duration::from_secs(10),
             drain: Duration::from_secs(5),
             version: ProtocolVersion::V3_1_1,
+            session_expiry: 0,
             server_pid: None,
             per_address: 5000,
             progress: true,

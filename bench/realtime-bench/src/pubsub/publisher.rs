@@ -127,7 +127,7 @@ pub(super) async fn connect(
         Proto::Mqtt => {
             let stream = crate::net::connect(sc.mqtt, source).await?;
             let id = format!("rb-pub-{}-{index}", std::process::id());
-            Side::Mqtt(MqttClient::connect(stream, &id, sc.version).await?)
+            Side::Mqtt(MqttClient::connect(stream, &id, sc.version, 0).await?)
         }
         Proto::WsJson => {
             let url = sc.ws.as_ref().ok_or_else(|| error("no /ws URL"))?;

@@ -33,7 +33,8 @@ pub(super) async fn run(
             Proto::Mqtt => {
                 let stream = crate::net::connect(sc.mqtt, source).await?;
                 let id = format!("rb-sub-{}-{index}", std::process::id());
-                let mut client = MqttClient::connect(stream, &id, sc.version).await?;
+                let mut client =
+                    MqttClient::connect(stream, &id, sc.version, sc.session_expiry).await?;
                 client.subscribe(&shared.topic, sc.qos).await?;
                 Ok(Side::Mqtt(client))
             }
