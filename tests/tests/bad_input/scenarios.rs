@@ -34,10 +34,13 @@ pub(crate) fn scenarios() -> Vec<Case> {
         case("slowloris handshake", Transport::Http, "http.head_timeout_ms", "request head trickled a byte per 100 ms, never finished", Input::Scenario(slowloris), vec![Ev::Http(408)]),
         case("MQTT subscriber that never reads", Transport::MqttV5, "broker.queue_max_messages, broker.queue_max_bytes", "256 QoS 0 PUBLISH of 15 KiB to a subscriber with a 4 KiB receive window that never reads",
             Input::Scenario(never_reads_mqtt),
-            vec![Holds("the publisher is never blocked"), Holds("the session queue stays within 100 messages / 256 KiB"), Holds("the excess is dropped and counted (queue_full)"), Open]),
+            vec![Holds("the publisher is not stalled"), Holds("the session queue stays within 100 messages / 256 KiB"), Holds("the excess is dropped and counted (queue_full)"), Open]),
         case("/ws subscriber that never reads", Transport::WsJson, "broker.queue_max_messages, ws-json-protocol slow consumers", "256 messages of 15 KiB to a /ws subscriber that never reads",
             Input::Scenario(never_reads_ws),
-            vec![Holds("the publisher is never blocked"), Holds("the session queue stays within 100 messages / 256 KiB"), Holds("the excess is dropped and counted (queue_full)"), Open]),
+            vec![Holds("the publisher is not stalled"), Holds("the session queue stays within 100 messages / 256 KiB"), Holds("the excess is dropped and counted (queue_full)"), Open]),
+        case("/mqtt subscriber that never reads", Transport::MqttWs, "broker.queue_max_messages, broker.queue_max_bytes", "256 QoS 0 PUBLISH of 15 KiB to a /mqtt subscriber with a 4 KiB receive window that never reads",
+            Input::Scenario(never_reads_mqtt_ws),
+            vec![Holds("the publisher is not stalled"), Holds("the session queue stays within 100 messages / 256 KiB"), Holds("the excess is dropped and counted (queue_full)"), Open]),
         case("flood of subscriptions", Transport::MqttV5, "broker.max_subscriptions_per_session", "200 pipelined SUBSCRIBE packets, one new filter each (maximum 20)",
             Input::Scenario(subscription_flood),
             vec![Holds("the first 20 are granted, the other 180 get SUBACK 0x97"), Holds("the server holds at most 20 subscriptions for the client"), Open]),
@@ -160,6 +163,29 @@ fn queue_within_bounds(ctx: &Ctx, client_id: &str) -> Ev {
     )
 }
 
+/// Floods `topic` (256 QoS 0 PUBLISH of 15 KiB) towards a subscriber that does
+/// not read, whose session is `client_id`; checks the publisher is served, the
+/// session queue stays bounded and the excess is dropped and counted.
+async fn flood_a_non_reader(ctx: &Ctx, topic: &str, client_id: Option<&str>) -> Vec<Ev> {
+    let dropped = ctx.broker.metrics.dropped_queue_full.get();
+    let mut evs = vec![check(
+        flood(ctx, topic, 256, 15 * 1024).await,
+        "the publisher is not stalled",
+        "flood not acknowledged".into(),
+    )];
+    match client_id {
+        Some(id) => evs.push(queue_within_bounds(ctx, id)),
+        None => evs.push(Ev::Unexpected("cannot find the session".into())),
+    }
+    let now_dropped = ctx.broker.metrics.dropped_queue_full.get() - dropped;
+    evs.push(check(
+        now_dropped > 0,
+        "the excess is dropped and counted (queue_full)",
+        "nothing dropped: the server buffered everything".into(),
+    ));
+    evs
+}
+
 fn never_reads_mqtt(ctx: Ctx) -> Outcome {
     Box::pin(async move {
         let (mut sub, mut buf) = match raw_v5(&ctx, "never-reads", 60, Some(4096)).await {
@@ -169,19 +195,7 @@ fn never_reads_mqtt(ctx: Ctx) -> Outcome {
         let _ = sub
             .write_all(&subscribe(0x82, 1, Some(&[]), &[(b"slow/#", 0)]))
             .await;
-        let dropped = ctx.broker.metrics.dropped_queue_full.get();
-        let mut evs = vec![check(
-            flood(&ctx, "slow/x", 256, 15 * 1024).await,
-            "the publisher is never blocked",
-            "flood not acknowledged".into(),
-        )];
-        evs.push(queue_within_bounds(&ctx, "never-reads"));
-        let now_dropped = ctx.broker.metrics.dropped_queue_full.get() - dropped;
-        evs.push(check(
-            now_dropped > 0,
-            "the excess is dropped and counted (queue_full)",
-            "nothing dropped".into(),
-        ));
+        let mut evs = flood_a_non_reader(&ctx, "slow/x", Some("never-reads")).await;
         // It reads at last: what is left arrives, and the connection works.
         let _ = sub.write_all(&[0xC0, 0x00]).await;
         let decoder = Decoder::new(ProtocolVersion::V5);
@@ -204,29 +218,29 @@ fn never_reads_mqtt(ctx: Ctx) -> Outcome {
     })
 }
 
+/// A WebSocket on `path` from a socket with a 4 KiB receive buffer (a peer
+/// that will stop reading), after the 101.
+async fn small_window_ws(ctx: &Ctx, path: &str, extra: &str) -> Option<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4().ok()?;
+    socket.set_recv_buffer_size(4096).ok()?;
+    let mut stream = socket.connect(ctx.http).await.ok()?;
+    let request = wire::upgrade_request(ctx.http, path, extra);
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).await.ok()?;
+        head.push(byte[0]);
+    }
+    head.starts_with(b"HTTP/1.1 101").then_some(stream)
+}
+
 fn never_reads_ws(ctx: Ctx) -> Outcome {
     Box::pin(async move {
-        let socket = match tokio::net::TcpSocket::new_v4() {
-            Ok(s) => s,
-            Err(e) => return vec![Ev::Unexpected(e.to_string())],
+        let Some(mut stream) = small_window_ws(&ctx, "/ws", "").await else {
+            return vec![Ev::Unexpected("no WebSocket".into())];
         };
-        let _ = socket.set_recv_buffer_size(4096);
-        let Ok(mut stream) = socket.connect(ctx.http).await else {
-            return vec![Ev::Unexpected("connect".into())];
-        };
-        let _ = stream
-            .write_all(wire::upgrade_request(ctx.http, "/ws", "").as_bytes())
-            .await;
         let mut buf = Vec::new();
-        // The 101 head, then the welcome.
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            if stream.read_exact(&mut byte).await.is_err() {
-                return vec![Ev::Unexpected("no 101".into())];
-            }
-            head.push(byte[0]);
-        }
         let _ = read_frame(&mut stream, &mut buf).await;
         let _ = stream
             .write_all(&frame(
@@ -249,22 +263,7 @@ fn never_reads_ws(ctx: Ctx) -> Outcome {
                         .any(|f| f.as_str() == "slowws/#")
             })
             .map(|s| s.client_id.as_str().to_string());
-        let dropped = ctx.broker.metrics.dropped_queue_full.get();
-        let mut evs = vec![check(
-            flood(&ctx, "slowws/x", 256, 15 * 1024).await,
-            "the publisher is never blocked",
-            "flood not acknowledged".into(),
-        )];
-        match client_id {
-            Some(id) => evs.push(queue_within_bounds(&ctx, &id)),
-            None => evs.push(Ev::Unexpected("cannot find the /ws session".into())),
-        }
-        let now_dropped = ctx.broker.metrics.dropped_queue_full.get() - dropped;
-        evs.push(check(
-            now_dropped > 0,
-            "the excess is dropped and counted (queue_full)",
-            "nothing dropped".into(),
-        ));
+        let mut evs = flood_a_non_reader(&ctx, "slowws/x", client_id.as_deref()).await;
         let _ = stream
             .write_all(&frame(0x81, br#"{"type":"ping","id":"still-open"}"#))
             .await;
@@ -409,5 +408,45 @@ fn trickle(ctx: Ctx) -> Outcome {
         }
         writer.abort();
         evs
+    })
+}
+
+fn never_reads_mqtt_ws(ctx: Ctx) -> Outcome {
+    Box::pin(async move {
+        let extra = "Sec-WebSocket-Protocol: mqtt\r\n";
+        let Some(mut stream) = small_window_ws(&ctx, "/mqtt", extra).await else {
+            return vec![Ev::Unexpected("no WebSocket".into())];
+        };
+        let decoder = Decoder::new(ProtocolVersion::V5);
+        let (mut frames, mut mqtt) = (Vec::new(), BytesMut::new());
+        let connect = wire::connect(ProtocolVersion::V5, "never-reads-ws", 60);
+        let subscribe = subscribe(0x82, 1, Some(&[]), &[(b"slowmw/#", 0)]);
+        let _ = stream.write_all(&frame(0x82, &connect)).await;
+        let _ = stream.write_all(&frame(0x82, &subscribe)).await;
+        let mut acks = 0;
+        while acks < 2 {
+            let Some(f) = read_frame(&mut stream, &mut frames).await else {
+                return vec![Ev::Unexpected("no CONNACK and SUBACK".into())];
+            };
+            mqtt.extend_from_slice(&f.payload);
+            while let Ok(Some(_)) = decoder.decode(&mut mqtt) {
+                acks += 1;
+            }
+        }
+        let mut evs = flood_a_non_reader(&ctx, "slowmw/x", Some("never-reads-ws")).await;
+        let _ = stream.write_all(&frame(0x82, &[0xC0, 0x00])).await;
+        loop {
+            let Some(f) = read_frame(&mut stream, &mut frames).await else {
+                evs.push(Ev::Unexpected("no PINGRESP".into()));
+                return evs;
+            };
+            mqtt.extend_from_slice(&f.payload);
+            while let Ok(Some(p)) = decoder.decode(&mut mqtt) {
+                if matches!(p, Packet::PingResp) {
+                    evs.push(Open);
+                    return evs;
+                }
+            }
+        }
     })
 }
