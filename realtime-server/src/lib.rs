@@ -4,11 +4,13 @@
 //! The binary (`src/main.rs`) is a thin wrapper over [`Server`]; tests start the
 //! same server in-process or as the release binary.
 
+pub mod api;
 pub mod auth;
 pub mod broker;
 pub mod bus;
 pub mod config;
 pub mod conn;
+pub mod hooks;
 pub mod http;
 pub mod listener;
 pub mod metrics;

@@ -86,6 +86,13 @@ impl Server {
             _ => (Broker::new(broker), None),
         };
         broker.auth = Arc::new(auth);
+        broker.hooks = Arc::new(crate::hooks::Hooks {
+            clients: Default::default(),
+            webhooks: crate::hooks::Webhooks::start(&config.webhooks).map_err(other)?,
+            auth: crate::hooks::AuthWebhook::new(&config.auth_webhook)
+                .map_err(other)?
+                .map(Arc::new),
+        });
         let broker = Arc::new(broker);
         if let Some(snapshot) = snapshot {
             broker.recover(snapshot, std::time::Instant::now());

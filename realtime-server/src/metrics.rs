@@ -465,6 +465,10 @@ pub fn prometheus(broker: &crate::broker::Broker) -> String {
         "The longest session queue, messages.",
         &[(String::new(), depth.longest as u64)],
     );
+    broker.hooks.webhooks.render_metrics(&mut out);
+    if let Some(hook) = &broker.hooks.auth {
+        hook.render_metrics(&mut out);
+    }
     // Observed by the store's writer; without a store the family is empty.
     let no_store = Histogram::default();
     let commits = broker.store().map_or(&no_store, |s| s.commit_latency());

@@ -339,6 +339,11 @@ impl Auth {
 pub struct PendingVerification(oneshot::Receiver<bool>);
 
 impl PendingVerification {
+    /// A verification answered on `rx` (the authentication webhook's).
+    pub(crate) fn from_receiver(rx: oneshot::Receiver<bool>) -> Self {
+        Self(rx)
+    }
+
     /// The answer, once ready.
     pub fn poll(&mut self) -> Option<bool> {
         match self.0.try_recv() {

@@ -243,6 +243,8 @@ pub struct Broker {
     pub metrics: Metrics,
     /// Password file and ACL in force (reloaded on SIGHUP).
     pub auth: Arc<Auth>,
+    /// Client registry, webhooks and the authentication webhook (issue 9).
+    pub hooks: Arc<crate::hooks::Hooks>,
     /// Bytes queued across every session, against `queue_memory_budget`.
     pub queue_budget: Arc<QueueBudget>,
 }
@@ -273,6 +275,7 @@ impl Broker {
             store,
             metrics: Metrics::default(),
             auth: Arc::new(Auth::default()),
+            hooks: Arc::default(),
             queue_budget: Arc::new(QueueBudget::new(config.queue_memory_budget)),
             config,
         }
@@ -702,6 +705,37 @@ impl Broker {
         }
         let _ = self.commit(ops);
         self.timers.lock().next_deadline()
+    }
+
+    /// Discards the offline session of `client_id` (the HTTP API's session
+    /// removal): its subscriptions, queue and durable record; a pending delayed
+    /// Will is published, as when a session ends (MQTT-3.1.2-8). `None`: no such
+    /// session; `Some(false)`: a client is connected to it (disconnect it first).
+    pub fn remove_session(&self, client_id: &str, now: Instant) -> Option<bool> {
+        let session = self.session(client_id)?;
+        if session.is_online() {
+            return Some(false);
+        }
+        let mut ops = Vec::new();
+        let mut refs = self.message_refs(now);
+        for w in self.end_session(&session, None, now, &mut ops) {
+            self.publish_inner(Arc::new(w.restamped(now)), now, &mut refs, &mut ops);
+        }
+        let _ = self.commit(ops);
+        Some(true)
+    }
+
+    /// Deletes the retained message of `topic` (the HTTP API), as an empty
+    /// retained PUBLISH would (MQTT-3.3.1-6) but without routing anything;
+    /// returns whether there was one.
+    pub fn delete_retained(&self, topic: &str) -> bool {
+        let existed = self.retained.write().remove(topic).is_some();
+        if existed && self.persists() && persist::persists_retained(topic) {
+            let _ = self.commit(vec![StoreOp::DeleteRetained {
+                topic: topic.to_string(),
+            }]);
+        }
+        existed
     }
 
     /// Every retained message matching `filter` (for the HTTP API and tests).

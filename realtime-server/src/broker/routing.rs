@@ -37,6 +37,7 @@ impl Broker {
         refs: &mut MessageRefs<'_>,
         ops: &mut Vec<StoreOp>,
     ) -> usize {
+        self.hooks.published(&message);
         if message.retain && self.config.retain_available {
             let mut retained = self.retained.write();
             let durable = self.persists() && persist::persists_retained(&message.topic);

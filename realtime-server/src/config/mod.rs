@@ -17,6 +17,7 @@
 //! ```
 
 mod cli;
+mod hooks;
 mod sections;
 
 use std::fmt;
@@ -26,6 +27,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use cli::{Cli, Command, Overrides, PasswdArgs};
+pub use hooks::{ApiSettings, AuthWebhookSettings, WebhookSettings};
 pub use sections::*;
 
 use crate::broker::{BrokerConfig, QueueLimits};
@@ -51,6 +53,13 @@ pub struct Config {
     pub log: LogSettings,
     /// The durable store.
     pub store: StoreSettings,
+    /// The HTTP API (`/api/v1/`).
+    pub api: ApiSettings,
+    /// Webhook endpoints called on events.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<WebhookSettings>,
+    /// The authentication webhook.
+    pub auth_webhook: AuthWebhookSettings,
 }
 
 impl Default for AuthSettings {
@@ -428,6 +437,9 @@ impl Config {
         if s.max_pending_bytes == 0 {
             bad("store.max_pending_bytes", "must be at least 1".to_string());
         }
+        for (key, message) in hooks::validate(&self.api, &self.webhooks, &self.auth_webhook) {
+            bad(&key, message);
+        }
         if errors.is_empty() {
             Ok(())
         } else {
@@ -444,6 +456,16 @@ impl Config {
         l.http.allow_anonymous = Some(l.http.allows_anonymous());
         for tls in [&mut l.mqtt_tls, &mut l.https].into_iter().flatten() {
             tls.allow_anonymous = Some(tls.allows_anonymous());
+        }
+        // Secrets are not printed.
+        for t in &mut resolved.api.tokens {
+            *t = "<redacted>".to_string();
+        }
+        for w in &mut resolved.webhooks {
+            w.secret = "<redacted>".to_string();
+        }
+        if let Some(s) = &mut resolved.auth_webhook.secret {
+            *s = "<redacted>".to_string();
         }
         if resolved.store.durability.is_none() {
             resolved.store.durability = Some(resolved.store.effective_durability());
@@ -503,6 +525,12 @@ impl Config {
                 max_publish_rate: self.limits.max_publish_rate,
             },
             driver: self.driver_config(),
+            api: crate::api::ApiConfig::new(
+                &self.api.tokens,
+                self.api.max_body_bytes,
+                self.api.max_batch,
+                &self.api.user,
+            ),
         }
     }
 

@@ -68,9 +68,39 @@ pub(super) fn credentials(head: &RequestHead) -> Result<Option<(String, String)>
 /// why it is refused (answered with 401).
 pub(super) async fn authenticate_upgrade(
     head: &RequestHead,
+    peer: std::net::SocketAddr,
     broker: &Arc<Broker>,
     listener: &ListenerPolicy,
 ) -> Result<Option<String>, String> {
+    if let Some(hook) = &broker.hooks.auth {
+        // The authentication webhook decides every upgrade: credentials and
+        // the `token` query parameter are passed to it.
+        let creds = credentials(head)?;
+        let mut token = None;
+        for pair in head.query().unwrap_or("").split('&') {
+            if let Some(v) = pair.strip_prefix("token=") {
+                token = Some(percent_decode(v).ok_or("bad %-escape in token")?);
+            }
+        }
+        let (username, password) = match creds {
+            Some((u, p)) => (Some(u), Some(p.into_bytes())),
+            None => (None, None),
+        };
+        let req = crate::hooks::AuthRequest {
+            kind: "ws",
+            client_id: String::new(),
+            username: username.clone(),
+            password,
+            token,
+            transport: crate::metrics::Transport::WsJson.label(),
+            address: peer.to_string(),
+        };
+        return if hook.check(&req).await {
+            Ok(username)
+        } else {
+            Err("refused by the authentication webhook".to_string())
+        };
+    }
     let auth = &broker.auth;
     match credentials(head)? {
         Some((user, password)) if auth.has_passwords() => {

@@ -51,6 +51,8 @@ pub struct HttpConfig {
     pub auth: ListenerPolicy,
     /// How the connection drivers buffer, linger and limit reading.
     pub driver: DriverConfig,
+    /// The HTTP API (`/api/v1/`; off without tokens).
+    pub api: crate::api::ApiConfig,
 }
 
 impl Default for HttpConfig {
@@ -65,6 +67,7 @@ impl Default for HttpConfig {
             timers: WsTimers::default(),
             auth: ListenerPolicy::default(),
             driver: DriverConfig::default(),
+            api: crate::api::ApiConfig::default(),
         }
     }
 }
@@ -243,6 +246,17 @@ pub async fn handle<S: Driven>(
             )
             .await
         }
+        (_, p) if p == "/api" || p.starts_with("/api/") => {
+            crate::api::handle(
+                stream,
+                head,
+                leftover,
+                broker,
+                &config.api,
+                config.head_timeout,
+            )
+            .await
+        }
         (_, "/mqtt" | "/ws" | "/echo") => {
             upgrade(
                 stream, peer, head, leftover, &path, broker, &config, shutdown,
@@ -305,7 +319,7 @@ async fn upgrade<S: Driven>(
     }
     // `/ws` authenticates on the upgrade request; `/mqtt` in its CONNECT.
     let user = if path == "/ws" {
-        match auth::authenticate_upgrade(&head, &broker, &config.auth).await {
+        match auth::authenticate_upgrade(&head, peer, &broker, &config.auth).await {
             Ok(user) => user,
             Err(why) => {
                 tracing::info!(%peer, path, "websocket upgrade refused: {why}");
@@ -361,7 +375,8 @@ async fn upgrade<S: Driven>(
         }
         "/ws" => {
             let client = JsonClient::with_user(broker, wake.clone(), user, now)
-                .with_publish_rate(config.auth.max_publish_rate);
+                .with_publish_rate(config.auth.max_publish_rate)
+                .registered(peer);
             run(
                 stream,
                 WsProtocol::new(ws, client, config.timers, "/ws", now),

@@ -72,6 +72,9 @@ struct Live {
     auth_method: Option<&'static str>,
     /// A re-authentication in progress.
     reauth: Option<Box<dyn EnhancedAuth>>,
+    /// The client's entry in the registry (HTTP API, webhooks); dropped with
+    /// the connection, which reports the disconnection.
+    client: crate::hooks::ClientHandle,
 }
 
 /// One MQTT client connection (MQTT 3.1, 3.1.1 or 5.0).
@@ -189,6 +192,12 @@ impl MqttConnection {
     /// a v5 client connected gets a DISCONNECT with `code` and a Reason String
     /// naming the rule (MQTT-3.14.0-1: only after CONNACK); the Will is published.
     fn fail(&mut self, code: ReasonCode, why: &str, now: Instant) -> Status {
+        let reason = if code == ReasonCode::KeepAliveTimeout {
+            "keep_alive_timeout"
+        } else {
+            "protocol_error"
+        };
+        self.end_reason(reason, Some(format!("{}: {why}", code.name())));
         tracing::warn!(peer = %self.peer, client_id = self.client_id().unwrap_or("-"), reason = code.name(), "closing connection: {why}");
         self.broker.metrics.protocol_errors.inc();
         if let Some(live) = &self.live
@@ -199,6 +208,13 @@ impl MqttConnection {
             self.send(&Packet::Disconnect(d));
         }
         self.close(Departure::WithWill, now)
+    }
+
+    /// Records why the connection ends, for the `client.disconnected` webhook.
+    fn end_reason(&mut self, reason: &'static str, detail: Option<String>) {
+        if let Some(live) = self.live.as_mut() {
+            live.client.set_reason(reason, detail);
+        }
     }
 
     /// Detaches from the session (once) and closes.
@@ -367,6 +383,18 @@ impl MqttConnection {
             keep_alive = max;
             server_keep_alive = Some(max);
         }
+        let client = self.broker.hooks.client_connected(crate::hooks::NewClient {
+            conn_id: connected.conn_id,
+            transport: self.transport,
+            protocol: crate::metrics::VERSION_LABELS
+                .get(crate::metrics::version_index(version))
+                .copied()
+                .unwrap_or("?"),
+            address: self.peer,
+            user: principal.user.clone(),
+            session: connected.session.clone(),
+            wake: self.wake.clone(),
+        });
         let props = &connect.properties;
         let live = Live {
             version,
@@ -388,6 +416,7 @@ impl MqttConnection {
             principal,
             auth_method: enhanced.as_ref().map(|(m, _)| *m),
             reauth: None,
+            client,
         };
         let mut ack = ConnAck::new(ReasonCode::Success);
         // MQTT-3.2.2-2/3: Session Present only when a session was resumed.
@@ -489,6 +518,17 @@ impl MqttConnection {
             live.client_receive_max
                 .min(self.broker.config().max_inflight),
         );
+        if let Some(why) = live.client.kicked() {
+            // Disconnected through the HTTP API.
+            tracing::info!(peer = %self.peer, client_id = live.session.client_id.as_str(), "disconnected by the HTTP API: {why}");
+            if live.version.is_v5() {
+                let mut d = Disconnect::new(ReasonCode::AdministrativeAction);
+                d.properties.reason_string = Some(Utf8Bytes::from(why.clone()));
+                self.send(&Packet::Disconnect(d));
+            }
+            self.end_reason("administrative_action", Some(why));
+            return self.close(Departure::WithWill, now);
+        }
         let session = live.session.clone();
         let conn_id = live.conn_id;
         let version = live.version;
@@ -500,6 +540,7 @@ impl MqttConnection {
                 NextDelivery::Empty => return Status::Open,
                 NextDelivery::Item(d, id) => self.write_publish(d, id, false, now),
                 NextDelivery::Detached => {
+                    self.end_reason("session_taken_over", None);
                     // MQTT-3.1.4-3: the session was taken over by a new connection.
                     tracing::info!(peer = %self.peer, client_id = session.client_id.as_str(), "session taken over");
                     if version.is_v5() {
@@ -894,9 +935,18 @@ impl MqttConnection {
                 .broker
                 .subscribe(&session, &sub.filter, sub.options, id, now)
             {
-                Ok(QoS::AtMostOnce) => ReasonCode::Success,
-                Ok(QoS::AtLeastOnce) => ReasonCode::GrantedQoS1,
-                Ok(QoS::ExactlyOnce) => ReasonCode::GrantedQoS2,
+                Ok(granted) => {
+                    self.broker.hooks.subscribed(
+                        session.client_id.as_str(),
+                        sub.filter.as_str(),
+                        u8::from(granted),
+                    );
+                    match granted {
+                        QoS::AtMostOnce => ReasonCode::Success,
+                        QoS::AtLeastOnce => ReasonCode::GrantedQoS1,
+                        QoS::ExactlyOnce => ReasonCode::GrantedQoS2,
+                    }
+                }
                 Err(err) => {
                     tracing::info!(peer = %self.peer, client_id = session.client_id.as_str(), filter = sub.filter.as_str(), ?err, "subscription refused");
                     err.reason_code()
@@ -925,6 +975,9 @@ impl MqttConnection {
             .iter()
             .map(|f| {
                 if self.broker.unsubscribe(&session, f) {
+                    self.broker
+                        .hooks
+                        .unsubscribed(session.client_id.as_str(), f.as_str());
                     ReasonCode::Success
                 } else {
                     ReasonCode::NoSubscriptionExisted
@@ -961,6 +1014,7 @@ impl MqttConnection {
             Departure::WithWill
         };
         let departure = live.departure;
+        self.end_reason("client_disconnect", Some(d.reason_code.name().to_string()));
         self.close(departure, now)
     }
 }
@@ -982,6 +1036,7 @@ impl Protocol for MqttConnection {
     fn on_eof(&mut self, now: Instant) {
         if !self.closed {
             tracing::debug!(peer = %self.peer, client_id = self.client_id().unwrap_or("-"), "connection lost");
+            self.end_reason("connection_lost", None);
         }
         self.close(Departure::WithWill, now);
     }
@@ -1025,6 +1080,7 @@ impl Protocol for MqttConnection {
     }
 
     fn on_shutdown(&mut self, now: Instant) -> Status {
+        self.end_reason("server_shutting_down", None);
         if let Some(live) = &self.live
             && live.version.is_v5()
             && !self.closed

@@ -45,6 +45,13 @@ pub struct JsonClient {
     seq: u64,
     stalled_since: Option<Instant>,
     ended: bool,
+    /// Closing because the HTTP API asked to.
+    kicked: bool,
+    /// The connection's wake-up (the registry's disconnect requests use it).
+    wake: Arc<Notify>,
+    /// The client's entry in the registry (HTTP API, webhooks), once
+    /// [`JsonClient::registered`].
+    client: Option<crate::hooks::ClientHandle>,
 }
 
 /// An error answer: `code` from the protocol's table and a reason for humans.
@@ -81,6 +88,7 @@ impl JsonClient {
             will: None,
             principal: None,
         };
+        let wake_handle = wake.clone();
         let connected = broker.connect(req, wake, now);
         let principal = Arc::new(Principal {
             user,
@@ -107,7 +115,25 @@ impl JsonClient {
             seq: 0,
             stalled_since: None,
             ended: false,
+            kicked: false,
+            wake: wake_handle,
+            client: None,
         }
+    }
+
+    /// Lists the client in the registry (HTTP API) and reports it connected
+    /// (webhooks), from `peer` over `transport`.
+    pub fn registered(mut self, peer: std::net::SocketAddr) -> Self {
+        self.client = Some(self.broker.hooks.client_connected(crate::hooks::NewClient {
+            conn_id: self.conn_id,
+            transport: crate::metrics::Transport::WsJson,
+            protocol: "json",
+            address: peer,
+            user: self.principal.user.clone(),
+            session: self.session.clone(),
+            wake: self.wake.clone(),
+        }));
+        self
     }
 
     /// Limits publishing to `per_second` messages (0: no limit); above it the
@@ -242,9 +268,16 @@ impl JsonClient {
             .broker
             .subscribe(&self.session, &filter, options, Some(marker), now)
         {
-            Ok(granted) => Ok(Some(
-                json!({"type": "subscribed", "filter": filter.as_str(), "qos": u8::from(granted)}),
-            )),
+            Ok(granted) => {
+                self.broker.hooks.subscribed(
+                    self.session.client_id.as_str(),
+                    filter.as_str(),
+                    u8::from(granted),
+                );
+                Ok(Some(
+                    json!({"type": "subscribed", "filter": filter.as_str(), "qos": u8::from(granted)}),
+                ))
+            }
             Err(err) => {
                 let code = match err {
                     crate::broker::SubscribeError::InvalidFilter => "invalid_topic",
@@ -260,6 +293,11 @@ impl JsonClient {
         let filter =
             str_field(req, "filter")?.ok_or_else(|| refuse("bad_json", "missing \"filter\""))?;
         let existed = self.broker.unsubscribe(&self.session, filter);
+        if existed {
+            self.broker
+                .hooks
+                .unsubscribed(self.session.client_id.as_str(), filter);
+        }
         Ok(Some(
             json!({"type": "unsubscribed", "filter": filter, "existed": existed}),
         ))
@@ -590,6 +628,18 @@ impl WsApp for JsonClient {
     }
 
     fn on_wake(&mut self, ws: &mut WsOut<'_>, now: Instant) -> Status {
+        if let Some(client) = self.client.as_mut()
+            && let Some(why) = client.kicked()
+        {
+            if !self.kicked {
+                self.kicked = true;
+                tracing::info!(client_id = self.session.client_id.as_str(), "disconnected by the HTTP API: {why}");
+                let reason: String = why.chars().take(100).collect();
+                ws.close(CloseCode::POLICY_VIOLATION, &reason);
+                client.set_reason("administrative_action", Some(why));
+            }
+            return Status::Open;
+        }
         self.pull(ws, now)
     }
 
@@ -624,6 +674,8 @@ impl WsApp for JsonClient {
             }
             self.broker
                 .disconnect(&self.session, self.conn_id, Departure::Normal, None, now);
+            // Reports `client.disconnected`.
+            self.client = None;
         }
     }
 }

@@ -27,6 +27,11 @@ enum Waiting {
         user: String,
         verification: PendingVerification,
     },
+    /// The authentication webhook is deciding; reading is paused meanwhile.
+    Webhook {
+        user: Option<String>,
+        verification: PendingVerification,
+    },
     /// An enhanced authentication exchange: AUTH packets are read with `decoder`.
     Enhanced {
         exchange: Box<dyn EnhancedAuth>,
@@ -40,7 +45,7 @@ impl MqttConnection {
         matches!(
             self.pending.as_deref(),
             Some(PendingConnect {
-                wait: Waiting::Password { .. },
+                wait: Waiting::Password { .. } | Waiting::Webhook { .. },
                 ..
             })
         )
@@ -89,6 +94,26 @@ impl MqttConnection {
                 wait: Waiting::Enhanced { exchange, decoder },
             }));
             return self.enhanced_step(step, now);
+        }
+        if let Some(hook) = self.broker.hooks.auth.clone() {
+            // An authentication webhook decides every CONNECT (with or without
+            // credentials); the password file is not consulted.
+            let req = crate::hooks::AuthRequest {
+                kind: "mqtt",
+                client_id: connect.client_id.as_str().to_string(),
+                username: connect.username.as_ref().map(|u| u.as_str().to_string()),
+                password: connect.password.as_ref().map(|p| p.to_vec()),
+                token: None,
+                transport: self.transport.label(),
+                address: self.peer.to_string(),
+            };
+            let verification = hook.check_async(req, self.wake.clone());
+            let user = connect.username.as_ref().map(|u| u.as_str().to_string());
+            self.pending = Some(Box::new(PendingConnect {
+                connect,
+                wait: Waiting::Webhook { user, verification },
+            }));
+            return self.poll_verification(now);
         }
         if !auth.has_passwords() {
             // Without a password file nothing can be checked: the client is
@@ -150,8 +175,11 @@ impl MqttConnection {
         let Some(pending) = self.pending.as_mut() else {
             return Status::Open;
         };
-        let Waiting::Password { verification, .. } = &mut pending.wait else {
-            return Status::Open;
+        let verification = match &mut pending.wait {
+            Waiting::Password { verification, .. } | Waiting::Webhook { verification, .. } => {
+                verification
+            }
+            Waiting::Enhanced { .. } => return Status::Open,
         };
         let Some(ok) = verification.poll() else {
             return Status::Open;
@@ -159,12 +187,22 @@ impl MqttConnection {
         let Some(pending) = self.pending.take() else {
             return Status::Open;
         };
-        let PendingConnect {
-            connect,
-            wait: Waiting::Password { user, .. },
-        } = *pending
-        else {
-            return Status::Close;
+        let PendingConnect { connect, wait } = *pending;
+        let user = match wait {
+            Waiting::Password { user, .. } => user,
+            Waiting::Webhook { user, .. } => {
+                return if ok {
+                    self.finish_connect(connect, user, None, now)
+                } else {
+                    let failure = if connect.username.is_some() || connect.password.is_some() {
+                        AuthFailure::BadCredentials
+                    } else {
+                        AuthFailure::NotAuthorized
+                    };
+                    self.refuse_auth(&connect, failure, "refused by the authentication webhook")
+                };
+            }
+            Waiting::Enhanced { .. } => return Status::Close,
         };
         if ok {
             self.finish_connect(connect, Some(user), None, now)
