@@ -8,6 +8,7 @@
     missing_docs
 )]
 
+pub mod api;
 pub mod diff;
 pub mod mosquitto;
 pub mod mqtt;

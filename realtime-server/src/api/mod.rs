@@ -196,7 +196,11 @@ async fn read_body<S: Driven>(
     while leftover.len() < length {
         match tokio::time::timeout_at(deadline, stream.read_buf(&mut leftover)).await {
             Ok(Ok(0)) | Ok(Err(_)) => {
-                return Err(err(400, "bad_request", "the body ended before Content-Length"));
+                return Err(err(
+                    400,
+                    "bad_request",
+                    "the body ended before Content-Length",
+                ));
             }
             Ok(Ok(_)) => {}
             Err(_) => return Err(err(408, "timeout", "the body did not arrive in time")),
@@ -258,7 +262,11 @@ pub async fn handle<S: Driven>(
     body_timeout: Duration,
 ) -> io::Result<()> {
     if !api.enabled() {
-        let e = err(404, "not_found", "the HTTP API is off (no api.tokens configured)");
+        let e = err(
+            404,
+            "not_found",
+            "the HTTP API is off (no api.tokens configured)",
+        );
         return send(&mut stream, 404, Some(&error_body(&e)), "").await;
     }
     let authorized = head
@@ -266,7 +274,11 @@ pub async fn handle<S: Driven>(
         .get("authorization")
         .is_some_and(|v| api.token_ok(v));
     if !authorized {
-        let e = err(401, "unauthorized", "missing or wrong bearer token (RFC 6750)");
+        let e = err(
+            401,
+            "unauthorized",
+            "missing or wrong bearer token (RFC 6750)",
+        );
         return send(
             &mut stream,
             401,
@@ -281,7 +293,15 @@ pub async fn handle<S: Driven>(
     let method = head.method.as_str();
     let answer = match (method, segments.as_slice()) {
         ("POST", ["publish"]) | ("POST", ["publish", "batch"]) => {
-            match read_body(&mut stream, &head, leftover, api.max_body_bytes, body_timeout).await {
+            match read_body(
+                &mut stream,
+                &head,
+                leftover,
+                api.max_body_bytes,
+                body_timeout,
+            )
+            .await
+            {
                 Ok(body) => {
                     let batch = segments.len() == 2;
                     publish::handle(&broker, api, &body, batch)
@@ -292,7 +312,15 @@ pub async fn handle<S: Driven>(
         ("GET", ["clients"]) => resources::list_clients(&broker),
         ("GET", ["clients", id]) => resources::get_client(&broker, id),
         ("POST", ["clients", id, "disconnect"]) => {
-            match read_body(&mut stream, &head, leftover, api.max_body_bytes, body_timeout).await {
+            match read_body(
+                &mut stream,
+                &head,
+                leftover,
+                api.max_body_bytes,
+                body_timeout,
+            )
+            .await
+            {
                 Ok(body) => resources::disconnect_client(&broker, id, &body),
                 Err(e) => Err(e),
             }
@@ -301,8 +329,16 @@ pub async fn handle<S: Driven>(
         ("DELETE", ["retained"]) => resources::delete_retained(&broker, &head),
         ("GET", ["sessions", id]) => resources::get_session(&broker, id),
         ("DELETE", ["sessions", id]) => resources::delete_session(&broker, id),
-        (_, ["publish"] | ["publish", "batch"] | ["clients"] | ["clients", _]
-            | ["clients", _, "disconnect"] | ["retained"] | ["sessions", _]) => Err(err(
+        (
+            _,
+            ["publish"]
+            | ["publish", "batch"]
+            | ["clients"]
+            | ["clients", _]
+            | ["clients", _, "disconnect"]
+            | ["retained"]
+            | ["sessions", _],
+        ) => Err(err(
             405,
             "method_not_allowed",
             format!("{method} is not allowed on {path}"),
@@ -312,7 +348,14 @@ pub async fn handle<S: Driven>(
     match answer {
         Ok((status, body)) => send(&mut stream, status, body.as_ref(), "").await,
         Err(e) => {
-            tracing::info!(method, path, status = e.status, code = e.code, "API request refused: {}", e.reason);
+            tracing::info!(
+                method,
+                path,
+                status = e.status,
+                code = e.code,
+                "API request refused: {}",
+                e.reason
+            );
             send(&mut stream, e.status, Some(&error_body(&e)), "").await
         }
     }

@@ -62,7 +62,14 @@ fn check_topic(name: &str, broker: &Broker, field: &str) -> Result<(), ApiError>
     Ok(())
 }
 
-const FIELDS: [&str; 6] = ["topic", "payload", "encoding", "qos", "retain", "properties"];
+const FIELDS: [&str; 6] = [
+    "topic",
+    "payload",
+    "encoding",
+    "qos",
+    "retain",
+    "properties",
+];
 const PROPERTIES: [&str; 6] = [
     "content_type",
     "response_topic",
@@ -91,7 +98,11 @@ fn properties(p: &Map<String, Value>, broker: &Broker) -> Result<PublishProperti
             .as_str()
             .ok_or_else(|| err(400, "bad_json", "\"correlation_data\" must be base64 text"))?;
         let data = B64.decode(text).map_err(|e| {
-            err(400, "bad_json", format!("correlation_data is not base64: {e}"))
+            err(
+                400,
+                "bad_json",
+                format!("correlation_data is not base64: {e}"),
+            )
         })?;
         out.correlation_data = Some(Bytes::from(data));
     }
@@ -104,7 +115,11 @@ fn properties(p: &Map<String, Value>, broker: &Broker) -> Result<PublishProperti
     }
     if let Some(v) = p.get("payload_format_utf8") {
         out.payload_format_indicator = Some(v.as_bool().ok_or_else(|| {
-            err(400, "bad_json", "\"payload_format_utf8\" must be true or false")
+            err(
+                400,
+                "bad_json",
+                "\"payload_format_utf8\" must be true or false",
+            )
         })?);
     }
     match p.get("user_properties") {
@@ -274,7 +289,10 @@ pub(super) fn handle(broker: &Arc<Broker>, api: &ApiConfig, body: &[u8], batch: 
         return Err(err(
             400,
             "bad_batch",
-            format!("a batch has 1 to {} messages (api.max_batch)", api.max_batch),
+            format!(
+                "a batch has 1 to {} messages (api.max_batch)",
+                api.max_batch
+            ),
         ));
     }
     let mut checked = Vec::with_capacity(list.len());

@@ -60,7 +60,13 @@ fn id_of(raw: &str) -> Result<String, ApiError> {
 }
 
 pub(super) fn list_clients(broker: &Arc<Broker>) -> Answer {
-    let clients: Vec<Value> = broker.hooks.clients.list().iter().map(|e| client(e)).collect();
+    let clients: Vec<Value> = broker
+        .hooks
+        .clients
+        .list()
+        .iter()
+        .map(|e| client(e))
+        .collect();
     Ok((200, Some(json!({"clients": clients}))))
 }
 
@@ -78,14 +84,31 @@ pub(super) fn disconnect_client(broker: &Arc<Broker>, raw: &str, body: &[u8]) ->
     let reason = match req.get("reason") {
         None | Some(Value::Null) => "disconnected through the HTTP API".to_string(),
         Some(Value::String(s)) if s.len() <= 256 => s.clone(),
-        Some(_) => return Err(err(400, "bad_json", "\"reason\" is a string of at most 256 bytes")),
+        Some(_) => {
+            return Err(err(
+                400,
+                "bad_json",
+                "\"reason\" is a string of at most 256 bytes",
+            ));
+        }
     };
     if !(req.is_null() || req.is_object()) {
-        return Err(err(400, "bad_json", "the body is {\"reason\": \"...\"} or empty"));
+        return Err(err(
+            400,
+            "bad_json",
+            "the body is {\"reason\": \"...\"} or empty",
+        ));
     }
     if broker.hooks.clients.disconnect(&id, &reason) {
-        tracing::info!(client_id = id, reason, "client disconnected through the HTTP API");
-        Ok((202, Some(json!({"client_id": id, "disconnecting": true, "reason": reason}))))
+        tracing::info!(
+            client_id = id,
+            reason,
+            "client disconnected through the HTTP API"
+        );
+        Ok((
+            202,
+            Some(json!({"client_id": id, "disconnecting": true, "reason": reason})),
+        ))
     } else {
         Err(err(404, "not_found", format!("no connected client {id:?}")))
     }
@@ -97,7 +120,11 @@ pub(super) fn list_retained(broker: &Arc<Broker>, head: &RequestHead) -> Answer 
         err(
             400,
             "invalid_topic",
-            format!("filter: {} [{}]", e.message(), e.rule(mqtt_proto::ProtocolVersion::V5)),
+            format!(
+                "filter: {} [{}]",
+                e.message(),
+                e.rule(mqtt_proto::ProtocolVersion::V5)
+            ),
         )
     })?;
     let limit = match query_param(head, "limit")? {
@@ -127,7 +154,10 @@ pub(super) fn list_retained(broker: &Arc<Broker>, head: &RequestHead) -> Answer 
             v
         })
         .collect();
-    Ok((200, Some(json!({"retained": retained, "truncated": truncated}))))
+    Ok((
+        200,
+        Some(json!({"retained": retained, "truncated": truncated})),
+    ))
 }
 
 pub(super) fn delete_retained(broker: &Arc<Broker>, head: &RequestHead) -> Answer {
@@ -137,13 +167,21 @@ pub(super) fn delete_retained(broker: &Arc<Broker>, head: &RequestHead) -> Answe
         err(
             400,
             "invalid_topic",
-            format!("topic: {} [{}]", e.message(), e.rule(mqtt_proto::ProtocolVersion::V5)),
+            format!(
+                "topic: {} [{}]",
+                e.message(),
+                e.rule(mqtt_proto::ProtocolVersion::V5)
+            ),
         )
     })?;
     if broker.delete_retained(&name) {
         Ok((204, None))
     } else {
-        Err(err(404, "not_found", format!("no retained message on {name:?}")))
+        Err(err(
+            404,
+            "not_found",
+            format!("no retained message on {name:?}"),
+        ))
     }
 }
 

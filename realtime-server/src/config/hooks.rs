@@ -112,7 +112,11 @@ pub(super) fn validate(
             "tokens must be at least 16 characters".to_string(),
         ));
     }
-    if api.tokens.iter().any(|t| !t.bytes().all(|b| b.is_ascii_graphic())) {
+    if api
+        .tokens
+        .iter()
+        .any(|t| !t.bytes().all(|b| b.is_ascii_graphic()))
+    {
         bad.push((
             "api.tokens".to_string(),
             "tokens are visible ASCII (they travel in an HTTP header)".to_string(),
@@ -133,7 +137,10 @@ pub(super) fn validate(
             bad.push((key("secret"), "a signing secret is required".to_string()));
         }
         if w.events.is_empty() {
-            bad.push((key("events"), "no events: the endpoint would never be called".to_string()));
+            bad.push((
+                key("events"),
+                "no events: the endpoint would never be called".to_string(),
+            ));
         }
         for e in &w.events {
             if crate::hooks::EventKind::parse(e).is_none() {

@@ -214,7 +214,11 @@ impl AuthWebhook {
             ("error", &m.errors),
             ("cache_hit", &m.cache_hits),
         ] {
-            let _ = writeln!(out, "realtime_auth_webhook_total{{result=\"{label}\"}} {}", c.get());
+            let _ = writeln!(
+                out,
+                "realtime_auth_webhook_total{{result=\"{label}\"}} {}",
+                c.get()
+            );
         }
     }
 }

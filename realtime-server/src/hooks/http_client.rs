@@ -64,11 +64,7 @@ impl Url {
                 None => (authority.to_string(), 80),
             }
         };
-        if host.is_empty()
-            || path
-                .bytes()
-                .any(|b| !b.is_ascii_graphic() || b == b'#')
-        {
+        if host.is_empty() || path.bytes().any(|b| !b.is_ascii_graphic() || b == b'#') {
             return Err(format!("{s:?}: bad host or path"));
         }
         Ok(Self {
@@ -212,10 +208,22 @@ mod tests {
     #[test]
     fn parses_http_urls() {
         let u = Url::parse("http://example.com").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("example.com", 80, "/"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("example.com", 80, "/")
+        );
         let u = Url::parse("http://[::1]:81/a").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("::1", 81, "/a"));
-        for bad in ["ftp://x/", "http://", "http://x:99999/", "http://u@x/", "http://x/a b"] {
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("::1", 81, "/a")
+        );
+        for bad in [
+            "ftp://x/",
+            "http://",
+            "http://x:99999/",
+            "http://u@x/",
+            "http://x/a b",
+        ] {
             assert!(Url::parse(bad).is_err(), "{bad}");
         }
     }

@@ -59,10 +59,7 @@ impl Hooks {
         self.webhooks.emit(EventKind::ClientDisconnected, None, || {
             let mut body = event::client_json(entry);
             if let Some(o) = body.as_object_mut() {
-                o.insert(
-                    "event".into(),
-                    json!(EventKind::ClientDisconnected.label()),
-                );
+                o.insert("event".into(), json!(EventKind::ClientDisconnected.label()));
                 o.insert("reason".into(), json!(reason));
                 o.insert("detail".into(), json!(detail));
             }

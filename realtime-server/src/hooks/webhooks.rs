@@ -206,7 +206,11 @@ impl Webhooks {
             let _ = writeln!(out, "# TYPE {name} counter");
             for ep in &self.endpoints {
                 let url = ep.url.replace('\\', "\\\\").replace('"', "\\\"");
-                let _ = writeln!(out, "{name}{{endpoint=\"{url}\"}} {}", get(&ep.metrics).get());
+                let _ = writeln!(
+                    out,
+                    "{name}{{endpoint=\"{url}\"}} {}",
+                    get(&ep.metrics).get()
+                );
             }
         }
     }

@@ -633,7 +633,10 @@ impl WsApp for JsonClient {
         {
             if !self.kicked {
                 self.kicked = true;
-                tracing::info!(client_id = self.session.client_id.as_str(), "disconnected by the HTTP API: {why}");
+                tracing::info!(
+                    client_id = self.session.client_id.as_str(),
+                    "disconnected by the HTTP API: {why}"
+                );
                 let reason: String = why.chars().take(100).collect();
                 ws.close(CloseCode::POLICY_VIOLATION, &reason);
                 client.set_reason("administrative_action", Some(why));
