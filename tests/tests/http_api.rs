@@ -397,7 +397,8 @@ async fn bad_input_is_refused_with_4xx_and_changes_nothing() {
     sub.subscribe("#", QoS::AtLeastOnce).await;
     let received_before = s.broker.metrics.received_at(QoS::AtMostOnce).get();
     let retained_before = s.broker.retained_matching("#").len();
-    let cases: Vec<(&str, Vec<u8>, Option<&str>, u16, &str)> = vec![
+    type Case<'a> = (&'a str, Vec<u8>, Option<&'a str>, u16, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         (
             "bad JSON",
             b"{\"topic\": ".to_vec(),

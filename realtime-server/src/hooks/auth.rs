@@ -11,7 +11,7 @@
 //! function answers 200 with `{"allow": true}` or `{"allow": false}`. Anything
 //! else — another status, no answer within the timeout, a body that does not
 //! say `allow` — refuses the client (fail closed). Answers are cached for
-//! `cache_ttl_ms` under a keyed hash of the request (never the password itself).
+//! `cache_ttl_ms` under a keyed hash of the request (never the password itself), without the peer address.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -121,8 +121,18 @@ impl AuthWebhook {
 
     /// Asks the function (or the cache) whether `req` may connect.
     pub async fn check(&self, req: &AuthRequest) -> bool {
-        let body = serde_json::to_vec(&req.body()).unwrap_or_default();
-        let key = self.cache_key(&body);
+        let mut value = req.body();
+        // The peer's port changes with every connection: the cache is keyed
+        // by what the client presents, not by where it comes from.
+        let address = value
+            .as_object_mut()
+            .and_then(|o| o.remove("address"))
+            .unwrap_or(Value::Null);
+        let key = self.cache_key(&serde_json::to_vec(&value).unwrap_or_default());
+        if let Some(o) = value.as_object_mut() {
+            o.insert("address".into(), address);
+        }
+        let body = serde_json::to_vec(&value).unwrap_or_default();
         let now = Instant::now();
         if let Some(&(allow, at)) = self.cache.lock().get(&key)
             && now.duration_since(at) < self.ttl
