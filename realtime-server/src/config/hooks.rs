@@ -172,3 +172,61 @@ pub(super) fn validate(
     }
     bad
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Config;
+
+    /// The commented-out `[[webhooks]]` and `[auth_webhook]` example of
+    /// config/realtime-server.example.toml is valid once uncommented.
+    #[test]
+    fn example_webhook_block_is_valid_when_uncommented() {
+        let text = include_str!("../../../config/realtime-server.example.toml");
+        let mut inside = false;
+        let mut out = String::new();
+        for line in text.lines() {
+            if line.starts_with("# >>> webhook example") {
+                inside = true;
+                continue;
+            }
+            if line.starts_with("# <<< webhook example") {
+                inside = false;
+                continue;
+            }
+            let line = if inside {
+                line.strip_prefix("# ")
+                    .or(line.strip_prefix("#"))
+                    .unwrap_or(line)
+            } else {
+                line
+            };
+            out.push_str(line);
+            out.push('\n');
+        }
+        let config = Config::from_toml_str(&out, "example").unwrap();
+        assert_eq!(config.webhooks.len(), 1);
+        assert_eq!(config.webhooks[0].events.len(), 5);
+        assert!(config.auth_webhook.url.is_some());
+        // check-config does not print secrets.
+        let printed = config.to_toml();
+        assert!(!printed.contains("change-me"), "{printed}");
+    }
+
+    /// Bad values are reported with their key.
+    #[test]
+    fn bad_hook_settings_are_located() {
+        let bad = "[api]\ntokens = [\"short\"]\n[[webhooks]]\nurl = \"https://x/\"\nevents = [\"client.exploded\"]\ntopics = [\"a/#/b\"]\n[auth_webhook]\nurl = \"ftp://x\"\n";
+        let errors = Config::from_toml_str(bad, "bad").unwrap_err().0;
+        let keys: Vec<&str> = errors.iter().map(|e| e.location.as_str()).collect();
+        for key in [
+            "api.tokens",
+            "webhooks[0].url",
+            "webhooks[0].secret",
+            "webhooks[0].events",
+            "webhooks[0].topics",
+            "auth_webhook.url",
+        ] {
+            assert!(keys.contains(&key), "{key} missing from {keys:?}");
+        }
+    }
+}

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use parking_lot::Mutex;
@@ -38,11 +39,17 @@ pub struct ClientEntry {
     wake: Arc<Notify>,
     /// Set by [`ClientRegistry::disconnect`]: the reason the API gave.
     kick: Mutex<Option<String>>,
+    /// Whether `kick` is set: what connections check on every wake-up, without
+    /// a lock.
+    kicked: AtomicBool,
 }
 
 impl ClientEntry {
     /// The disconnect reason requested through the API, if any.
     pub fn kick_reason(&self) -> Option<String> {
+        if !self.kicked.load(Ordering::Acquire) {
+            return None;
+        }
         self.kick.lock().clone()
     }
 }
@@ -85,6 +92,7 @@ impl ClientRegistry {
             session: c.session,
             wake: c.wake,
             kick: Mutex::new(None),
+            kicked: AtomicBool::new(false),
         });
         // A take-over replaces the entry of the connection it ends.
         self.clients
@@ -134,6 +142,7 @@ impl ClientRegistry {
             return false;
         };
         *entry.kick.lock() = Some(reason.to_string());
+        entry.kicked.store(true, Ordering::Release);
         entry.wake.notify_one();
         true
     }
