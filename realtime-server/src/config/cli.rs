@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use super::{Config, ConfigErrors, Durability, TlsListener};
+use super::{Config, ConfigErrors, DEFAULT_MQTT_TLS_PORT, Durability, TlsListener};
 
 /// MQTT over TCP, MQTT over WebSocket and WebSocket/JSON over one topic bus.
 #[derive(Debug, Clone, Parser)]
@@ -68,7 +68,8 @@ pub struct Overrides {
     /// HTTPS (wss://) listen address (needs --tls-cert and --tls-key, or the file's).
     #[arg(long)]
     pub https_listen: Option<SocketAddr>,
-    /// Certificate chain (PEM) for the TLS listeners.
+    /// Certificate chain (PEM) for the TLS listeners; with --tls-key and no TLS
+    /// listener configured, MQTT over TLS runs on the MQTT address at port 8883.
     #[arg(long)]
     pub tls_cert: Option<PathBuf>,
     /// Private key (PEM) for the TLS listeners.
@@ -162,6 +163,22 @@ impl Overrides {
                     }
                 }
             }
+        }
+        // Certificates but no TLS listener at all: MQTT over TLS on the MQTT
+        // listener's address, conventional port 8883.
+        if l.mqtt_tls.is_none()
+            && l.https.is_none()
+            && let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key)
+        {
+            l.mqtt_tls = Some(TlsListener {
+                enabled: true,
+                bind: SocketAddr::new(l.mqtt.bind.ip(), DEFAULT_MQTT_TLS_PORT),
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: None,
+                client_auth: Default::default(),
+                allow_anonymous: None,
+            });
         }
         for t in [&mut l.mqtt_tls, &mut l.https].into_iter().flatten() {
             if let Some(c) = &self.tls_cert {

@@ -177,3 +177,57 @@ fn defaults_match_the_readme() {
         c.broker_config().max_inflight
     );
 }
+
+/// `--tls-cert` and `--tls-key` without any TLS listener enable MQTT over TLS on
+/// the MQTT listener's address at port 8883 (issue 7: "default 8883 when
+/// certificates are configured"); an explicit TLS listener keeps its address.
+#[test]
+fn certificates_alone_enable_mqtt_tls_on_8883() {
+    use clap::Parser;
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (crt, pem) = (dir.path().join("s.crt"), dir.path().join("s.key"));
+    std::fs::write(&crt, cert.pem()).unwrap();
+    std::fs::write(&pem, key.serialize_pem()).unwrap();
+    let (crt, pem) = (crt.to_str().unwrap(), pem.to_str().unwrap());
+    let c = Cli::parse_from([
+        "realtime-server",
+        "--mqtt-listen",
+        "127.0.0.2:1883",
+        "--tls-cert",
+        crt,
+        "--tls-key",
+        pem,
+    ])
+    .overrides
+    .resolve()
+    .unwrap();
+    let tls = c.listeners.mqtt_tls.unwrap();
+    assert_eq!(tls.bind.to_string(), "127.0.0.2:8883");
+    assert_eq!(
+        (tls.cert.to_str(), tls.key.to_str()),
+        (Some(crt), Some(pem))
+    );
+    assert!(c.listeners.https.is_none());
+    let c = Cli::parse_from([
+        "realtime-server",
+        "--https-listen",
+        "127.0.0.1:9443",
+        "--tls-cert",
+        crt,
+        "--tls-key",
+        pem,
+    ])
+    .overrides
+    .resolve()
+    .unwrap();
+    assert!(
+        c.listeners.mqtt_tls.is_none(),
+        "an explicit TLS listener only"
+    );
+    assert_eq!(c.listeners.https.unwrap().bind.port(), 9443);
+}
