@@ -46,6 +46,41 @@ fn whole_packet(
     Ok(Some(header))
 }
 
+/// The fixed header at the front of `buf` if it is a PUBLISH that needs no
+/// report: flags valid (no QoS 3, MQTT-3.3.1-4; no DUP on QoS 0, MQTT-3.3.1-2), a
+/// minimal one- or two-byte Remaining Length (MQTT-1.5.5-1), within `max` and
+/// all in `buf`. `None` sends everything else, errors included, to the general
+/// path ([`whole_packet`]), which checks and reports it.
+#[inline(always)]
+fn publish_header(buf: &[u8], max: u32) -> Option<FixedHeader> {
+    let (&byte1, rest) = buf.split_first()?;
+    if byte1 >> 4 != PacketType::Publish as u8 {
+        return None;
+    }
+    let flags = byte1 & 0x0f;
+    match (flags >> 1) & 0b11 {
+        3 => return None,
+        0 if flags & 0b1000 != 0 => return None,
+        _ => {}
+    }
+    let (remaining, header_len) = match *rest {
+        [b, ..] if b < 0x80 => (usize::from(b), 2),
+        // A second byte 0 would be a longer encoding than needed: general path.
+        [b, c, ..] if (1..0x80).contains(&c) => (usize::from(b & 0x7f) | usize::from(c) << 7, 3),
+        _ => return None,
+    };
+    let len = header_len + remaining;
+    if len > max as usize || buf.len() < len {
+        return None;
+    }
+    Some(FixedHeader {
+        packet_type: PacketType::Publish,
+        flags,
+        header_len,
+        remaining,
+    })
+}
+
 /// The next whole packet in `buf`, split off (see [`whole_packet`]).
 #[inline]
 fn next_frame(
@@ -112,20 +147,25 @@ impl Decoder {
     /// all there yet (the buffer is then reserved for the rest of it).
     #[inline]
     pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<Packet>, DecodeError> {
-        let Some(header) = whole_packet(buf, self.version, self.max_packet_size)? else {
-            return Ok(None);
+        let header = match publish_header(buf, self.max_packet_size) {
+            // The common case, a whole PUBLISH with valid flags, up to 16 KiB, within
+            // the size limit: no generic fixed-header parse.
+            Some(header) => header,
+            // Anything else, or anything to report: the general path.
+            None => match whole_packet(buf, self.version, self.max_packet_size)? {
+                Some(header) => header,
+                None => return Ok(None),
+            },
         };
         if header.packet_type == PacketType::Publish {
             if let Some(p) = take_plain(buf, header, self.version)
                 .map_err(|e| e.in_packet(PacketType::Publish))?
             {
-                return Ok(Some(Packet::Publish(p)));
+                return Ok(Some(p));
             }
         }
-        match next_frame(buf, self.version, self.max_packet_size)? {
-            Some((header, frame)) => decode_frame(header, frame, self.version).map(Some),
-            None => Ok(None),
-        }
+        let frame = buf.split_to(header.packet_len()).freeze();
+        decode_frame(header, frame, self.version).map(Some)
     }
 }
 

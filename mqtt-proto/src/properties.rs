@@ -204,6 +204,7 @@ impl PropertyValue for Bytes {
 }
 
 /// Reads the Property Length and returns a reader bounded by it.
+#[inline]
 fn section<'a>(r: &mut Reader<'a>) -> Result<Reader<'a>, DecodeError> {
     let len = r.varint()? as usize;
     if len > r.remaining() {
@@ -212,7 +213,9 @@ fn section<'a>(r: &mut Reader<'a>) -> Result<Reader<'a>, DecodeError> {
     r.section(len)
 }
 
-/// Reads a property identifier and checks it is allowed in `context`.
+/// Reads a property identifier and checks it is allowed in `context` (inlined:
+/// `context` is a constant per property set, which folds the check).
+#[inline(always)]
 fn identifier(r: &mut Reader<'_>, context: PropertyContext) -> Result<PropertyId, DecodeError> {
     let raw = r.varint()?;
     u8::try_from(raw)

@@ -125,6 +125,7 @@ impl PropertyId {
     ];
 
     /// The property with this identifier, if any.
+    #[inline]
     pub const fn from_u8(value: u8) -> Option<Self> {
         Some(match value {
             0x01 => Self::PayloadFormatIndicator,
@@ -226,6 +227,7 @@ impl PropertyId {
 
     /// Whether the property may appear in `context` (Table 2-4). Any other place is
     /// a Malformed Packet (MQTT 5.0 §2.2.2.2).
+    #[inline]
     pub const fn is_allowed_in(self, context: PropertyContext) -> bool {
         use PacketType as P;
         use PropertyContext::{Packet, Will};

@@ -164,6 +164,15 @@ impl<'a> Reader<'a> {
     /// A Variable Byte Integer in its minimal encoding (MQTT-1.5.5-1).
     #[inline]
     pub(crate) fn varint(&mut self) -> Result<u32, DecodeError> {
+        // Fast path: one byte (every property identifier, most lengths).
+        if self.pos < self.end {
+            if let Some(&b) = self.frame.get(self.pos) {
+                if b < 0x80 {
+                    self.pos += 1;
+                    return Ok(u32::from(b));
+                }
+            }
+        }
         let rest = self
             .frame
             .get(self.pos..self.end)

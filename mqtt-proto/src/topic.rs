@@ -85,6 +85,10 @@ const NUL: TopicError = TopicError::new(NULL, "topic contains U+0000");
 /// MQTT-3.3.2-2). Topics starting with `$` are valid names.
 pub fn validate_name(name: &str) -> Result<(), TopicError> {
     length(name)?;
+    if !crate::utf8::has_null_or_wildcard(name.as_bytes()) {
+        return Ok(());
+    }
+    // Which comes first decides the error.
     for &b in name.as_bytes() {
         match b {
             0 => return Err(NUL),

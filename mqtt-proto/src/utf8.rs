@@ -75,6 +75,12 @@ fn scan_bytes<const WILDCARDS: bool>(bytes: &[u8]) -> Scan {
     if ascii { Scan::Ascii } else { Scan::NonAscii }
 }
 
+/// Whether `bytes` contain U+0000, `+` or `#` (eight bytes at a time).
+#[inline]
+pub(crate) fn has_null_or_wildcard(bytes: &[u8]) -> bool {
+    matches!(scan_topic_name(bytes), Scan::Null | Scan::Wildcard)
+}
+
 /// Why bytes are not a PUBLISH Topic Name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TopicNameError {

@@ -35,15 +35,17 @@ impl Out<'_> {
     pub(crate) fn extend_from_slice(&mut self, src: &[u8]) {
         let end = self.pos + src.len();
         if let Some(dst) = self.buf.get_mut(self.pos..end) {
-            // SAFETY: `dst` is exactly `src.len()` elements long (checked by `get_mut`),
-            // `MaybeUninit<u8>` has the layout of `u8`, and a `&mut` slice cannot
-            // overlap the shared `src`.
-            unsafe {
-                core::ptr::copy_nonoverlapping(
-                    src.as_ptr(),
-                    dst.as_mut_ptr().cast::<u8>(),
-                    src.len(),
-                );
+            if !copy_small(src, dst) {
+                // SAFETY: `dst` is exactly `src.len()` elements long (checked by
+                // `get_mut`), `MaybeUninit<u8>` has the layout of `u8`, and a `&mut`
+                // slice cannot overlap the shared `src`.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        src.as_ptr(),
+                        dst.as_mut_ptr().cast::<u8>(),
+                        src.len(),
+                    );
+                }
             }
             self.pos = end;
         } else {
@@ -97,6 +99,59 @@ impl Out<'_> {
     }
 }
 
+/// Copies `src` into `dst` if they have the same length and it is at most 64
+/// bytes (topics, small payloads, property strings: most of what an encoder
+/// writes), with two possibly overlapping fixed-size moves instead of a call to
+/// `memcpy`, whose call and size dispatch cost as much as the copy itself at
+/// these sizes. Returns `false`, having written nothing, otherwise.
+#[inline(always)]
+fn copy_small(src: &[u8], dst: &mut [MaybeUninit<u8>]) -> bool {
+    let n = src.len();
+    if dst.len() != n {
+        return false;
+    }
+    match n {
+        33..=64 => ends::<32>(src, dst),
+        16..=32 => ends::<16>(src, dst),
+        8..=15 => ends::<8>(src, dst),
+        4..=7 => ends::<4>(src, dst),
+        0..=3 => {
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d = MaybeUninit::new(*s);
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Copies the first and the last `N` bytes of `src` to the same places in `dst`,
+/// which covers all of it when `N <= src.len() == dst.len() <= 2 * N` (checked).
+#[inline(always)]
+fn ends<const N: usize>(src: &[u8], dst: &mut [MaybeUninit<u8>]) {
+    let n = src.len();
+    if n < N || n > 2 * N || dst.len() != n {
+        return;
+    }
+    let tail = n - N;
+    let (s, d) = (src.as_ptr(), dst.as_mut_ptr().cast::<u8>());
+    // SAFETY: `N <= n`, so the `N` bytes at 0 and at `tail = n - N` are within
+    // `src`; `[u8; N]` has alignment 1 and any bit pattern is valid.
+    let head_bytes = unsafe { s.cast::<[u8; N]>().read_unaligned() };
+    // SAFETY: as above, for the window at `tail` (`wrapping_add` stays in bounds).
+    let tail_bytes = unsafe { s.wrapping_add(tail).cast::<[u8; N]>().read_unaligned() };
+    // SAFETY: `dst` has the same length `n >= N`, so both windows are within it;
+    // `MaybeUninit<u8>` has the layout of `u8`; `dst` is a `&mut` and cannot
+    // overlap `src`. Overlapping windows (n < 2N) write the same bytes twice.
+    unsafe { d.cast::<[u8; N]>().write_unaligned(head_bytes) };
+    // SAFETY: as above, for the window at `tail`.
+    unsafe {
+        d.wrapping_add(tail)
+            .cast::<[u8; N]>()
+            .write_unaligned(tail_bytes)
+    };
+}
+
 /// Writes a length-prefixed string or binary field (length checked by
 /// [`field_len`] beforehand).
 #[inline]
@@ -147,6 +202,26 @@ mod tests {
         assert!(!write_exact(&mut buf, 2, |o| o.put_u32(1)));
         assert!(!write_exact(&mut buf, 5, |o| o.put_u32(1)));
         assert_eq!(buf.len(), 9);
+    }
+
+    /// The inline small copies (up to 64 bytes, overlapping halves) and the
+    /// `memcpy` above them write exactly the source, at every length and offset.
+    #[test]
+    fn copies_every_length_exactly() {
+        let src: Vec<u8> = (0..=255u8).collect();
+        for len in 0..=160 {
+            for offset in [0, 1, 7] {
+                let mut buf = BytesMut::from(&b"hdr"[..]);
+                let data = &src[offset..offset + len];
+                assert!(write_exact(&mut buf, len + 1, |o| {
+                    o.extend_from_slice(data);
+                    o.put_u8(0xEE);
+                }));
+                assert_eq!(&buf[..3], b"hdr");
+                assert_eq!(&buf[3..3 + len], data, "len {len} offset {offset}");
+                assert_eq!(buf[3 + len], 0xEE);
+            }
+        }
     }
 
     #[test]

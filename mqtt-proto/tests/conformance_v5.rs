@@ -68,6 +68,14 @@ fn v5_mqtt_1_5_5_1_variable_byte_integers_are_minimal() {
         "MQTT-1.5.5-1",
         MALFORMED,
     );
+    // A whole PUBLISH whose Remaining Length 5 takes two bytes (0x85 0x00): the
+    // decoder's PUBLISH fast path must not accept it.
+    refused(
+        V,
+        &[0x30, 0x85, 0x00, 0x00, 0x01, b't', 0x00, b'x'],
+        "MQTT-1.5.5-1",
+        MALFORMED,
+    );
     // A Property Length in two bytes.
     let p = frame(0x30, &cat(&[&s(b"t"), &[0x80, 0x00]]));
     refused(V, &p, "MQTT-1.5.5-1", MALFORMED);

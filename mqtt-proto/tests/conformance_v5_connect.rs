@@ -353,6 +353,15 @@ fn v5_mqtt_3_2_2_15_packet_over_maximum_is_refused_before_buffering() {
     let mut buf = BytesMut::from(&publish(b"t", b"", &[0; 94])[..]);
     assert_eq!(buf.len(), 100);
     assert!(decoder.decode(&mut buf).unwrap().is_some());
+    // One byte over, whole in the buffer (the PUBLISH fast path checks the limit too).
+    let mut buf = BytesMut::from(&publish(b"t", b"", &[0; 95])[..]);
+    let e = decoder.decode(&mut buf).unwrap_err();
+    assert_eq!(e.reason_code(), ReasonCode::PacketTooLarge);
+    // With a two-byte Remaining Length.
+    let decoder = Decoder::new(V).with_max_packet_size(200);
+    let mut buf = BytesMut::from(&publish(b"t", b"", &[0; 200])[..]);
+    let e = decoder.decode(&mut buf).unwrap_err();
+    assert_eq!(e.reason_code(), ReasonCode::PacketTooLarge);
 }
 
 #[test]

@@ -233,7 +233,7 @@ pub(super) fn decode(
 }
 
 /// The PUBLISH fast path for a whole packet at the front of `buf` whose header is
-/// `header`: a packet without properties (every 3.1.1 PUBLISH, and 5.0 ones with
+/// `header`, returned as a [`super::Packet`]: a packet without properties (every 3.1.1 PUBLISH, and 5.0 ones with
 /// an empty property set) is taken off `buf` as two slices, topic and payload,
 /// without a handle on the whole frame. Returns `Ok(None)`, `buf` untouched, for
 /// a packet with properties (the general path decodes it).
@@ -242,7 +242,7 @@ pub(crate) fn take_plain(
     buf: &mut BytesMut,
     header: FixedHeader,
     version: ProtocolVersion,
-) -> Result<Option<Publish>, DecodeError> {
+) -> Result<Option<super::Packet>, DecodeError> {
     let flags = header.flags;
     let qos = match (flags >> 1) & 0b11 {
         0 => QoS::AtMostOnce,
@@ -290,7 +290,9 @@ pub(crate) fn take_plain(
         .map_err(|e| topic_error(e, version))?;
     let mut payload = buf.split_to(skip + payload_len).freeze();
     payload.advance(skip);
-    Ok(Some(Publish {
+    // Built in place as the `Packet` the decoder returns: no move of the large
+    // value from a `Publish` into a `Packet`.
+    Ok(Some(super::Packet::Publish(Publish {
         dup: flags & 0b1000 != 0,
         qos,
         retain: flags & 0b0001 != 0,
@@ -298,7 +300,7 @@ pub(crate) fn take_plain(
         packet_id,
         properties: PublishProperties::default(),
         payload,
-    }))
+    })))
 }
 
 fn topic_error(e: TopicNameError, version: ProtocolVersion) -> DecodeError {
