@@ -2,7 +2,8 @@
 //!
 //! - `decode_unmask/<size>`: a read buffer already holding back-to-back masked binary
 //!   frames of one size (16 B, 1 KiB, 64 KiB, 1 MiB) decoded, unmasked and delivered as
-//!   messages (the buffer fill is outside the measurement);
+//!   messages (filling the buffer before, and freeing it after, are outside the
+//!   measurement for both libraries);
 //! - `read_decode/<size>`: the same frames read from an in-memory stream through each
 //!   library's read path, then decoded and unmasked;
 //! - `receive_text/<size>`: text messages in 4 fragments each, reassembled and
@@ -64,8 +65,10 @@ fn big_config() -> (Config, WebSocketConfig) {
 }
 
 /// Decodes `count` messages from a read buffer that already holds the wire bytes (the
-/// copy from the socket is outside the measurement for both libraries).
-fn ours((mut rx, mut buf): (Receiver, BytesMut), count: usize) -> usize {
+/// copy from the socket is outside the measurement for both libraries). The receiver
+/// and its buffer are handed back so that freeing them (for 64 KiB and 1 MiB frames,
+/// an `munmap` of 4-8 MiB) happens outside the measurement too, as for tungstenite.
+fn ours((mut rx, mut buf): (Receiver, BytesMut), count: usize) -> (usize, (Receiver, BytesMut)) {
     let mut total = 0;
     for _ in 0..count {
         match rx.read(&mut buf) {
@@ -74,7 +77,7 @@ fn ours((mut rx, mut buf): (Receiver, BytesMut), count: usize) -> usize {
             other => panic!("{other:?}"),
         }
     }
-    total
+    (total, (rx, buf))
 }
 
 /// A read-only in-memory socket for tungstenite (which needs `Read + Write`).
@@ -96,8 +99,9 @@ impl std::io::Write for Wire<'_> {
 }
 
 /// As [`ours`]: tungstenite starts with the wire bytes in its read buffer
-/// (`from_partially_read`), the stream behind it is empty.
-fn theirs(mut ws: TWebSocket<Wire<'_>>, count: usize) -> usize {
+/// (`from_partially_read`), the stream behind it is empty; the socket is handed back
+/// to be dropped by the caller.
+fn theirs(mut ws: TWebSocket<Wire<'_>>, count: usize) -> (usize, TWebSocket<Wire<'_>>) {
     let mut total = 0;
     for _ in 0..count {
         match ws.read() {
@@ -106,7 +110,7 @@ fn theirs(mut ws: TWebSocket<Wire<'_>>, count: usize) -> usize {
             other => panic!("{other:?}"),
         }
     }
-    total
+    (total, ws)
 }
 
 const SIZES: [(usize, &str, usize); 4] = [
@@ -134,6 +138,7 @@ fn bench_pair(
                     BytesMut::from(wire),
                 )
             },
+            // The state is returned: criterion drops it after the clock stops.
             |state| black_box(ours(state, count)),
             BatchSize::PerIteration,
         )
@@ -208,7 +213,7 @@ fn read_decode(c: &mut Criterion) {
                     TRole::Server,
                     Some(theirs_cfg),
                 );
-                black_box(theirs(ws, count))
+                black_box(theirs(ws, count).0)
             })
         });
     }

@@ -531,15 +531,27 @@ impl Packet {
 
     /// Appends the packet, encoded for `version`, to `buf`, reserving the exact
     /// size once; returns the number of bytes written. On error nothing is written.
+    #[inline]
     pub fn encode(
         &self,
         version: ProtocolVersion,
         buf: &mut BytesMut,
     ) -> Result<usize, EncodeError> {
         if let Self::Publish(p) = self {
-            // The hot path: sized once, properties included.
+            // The hot path: sized once, properties included, without the
+            // register and stack setup of the other packets' code.
             return p.encode(version, buf);
         }
+        self.encode_other(version, buf)
+    }
+
+    /// [`Packet::encode`] of every packet but PUBLISH.
+    #[inline(never)]
+    fn encode_other(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut BytesMut,
+    ) -> Result<usize, EncodeError> {
         check_version(self, version)?;
         with_body!(self, b => encode(b, version, Dropped::NONE, buf))
     }

@@ -155,10 +155,13 @@ impl Publish {
                     "empty topic without a Topic Alias",
                 ));
             }
-            props = self
-                .properties
-                .body_len(Dropped::NONE)
-                .map_err(invalid_property::<Self>)?;
+            // Inline check first: most PUBLISHes carry no properties.
+            if !self.properties.is_empty() {
+                props = self
+                    .properties
+                    .body_len(Dropped::NONE)
+                    .map_err(invalid_property::<Self>)?;
+            }
             len += with_length(props);
         } else if self.topic.is_empty() {
             return Err(invalid::<Self>(
@@ -169,14 +172,19 @@ impl Publish {
         Ok((len, props))
     }
 
-    #[inline]
+    #[inline(always)]
     fn put_variable_header(&self, version: ProtocolVersion, props: usize, buf: &mut Out<'_>) {
         put_field(buf, self.topic.as_bytes());
         if let Some(id) = self.packet_id {
             buf.put_u16(id.get());
         }
         if version.is_v5() {
-            self.properties.put(Dropped::NONE, props, buf);
+            if props == 0 {
+                // Property Length 0, without a call.
+                buf.put_u8(0);
+            } else {
+                self.properties.put(Dropped::NONE, props, buf);
+            }
         }
     }
 }
