@@ -131,6 +131,10 @@ pub struct Metrics {
     pub refused_max_connections_per_ip: Counter,
     /// TLS handshakes that failed or timed out.
     pub tls_handshake_failures: Counter,
+    /// WebSocket connections opened (every route) without permessage-deflate.
+    pub websocket_opened_plain: Counter,
+    /// WebSocket connections opened (every route) with permessage-deflate (RFC 7692).
+    pub websocket_opened_deflate: Counter,
 }
 
 impl Metrics {
@@ -204,6 +208,16 @@ impl Metrics {
             mqtt_proto::QoS::AtMostOnce => q0,
             mqtt_proto::QoS::AtLeastOnce => q1,
             mqtt_proto::QoS::ExactlyOnce => q2,
+        }
+    }
+
+    /// The counter of WebSocket connections opened with (`true`) or without
+    /// permessage-deflate.
+    pub fn websocket_opened(&self, deflate: bool) -> &Counter {
+        if deflate {
+            &self.websocket_opened_deflate
+        } else {
+            &self.websocket_opened_plain
         }
     }
 
@@ -326,6 +340,21 @@ pub fn prometheus(broker: &crate::broker::Broker) -> String {
         "counter",
         "Connections closed for a malformed packet or protocol error.",
         &[(String::new(), m.protocol_errors.get())],
+    );
+    family(
+        "realtime_websocket_opened_total",
+        "counter",
+        "WebSocket connections opened, by whether permessage-deflate was negotiated.",
+        &[
+            (
+                "{permessage_deflate=\"false\"}".to_string(),
+                m.websocket_opened_plain.get(),
+            ),
+            (
+                "{permessage_deflate=\"true\"}".to_string(),
+                m.websocket_opened_deflate.get(),
+            ),
+        ],
     );
     family(
         "realtime_sessions",

@@ -102,6 +102,12 @@ pub struct Overrides {
     /// Most bytes queued for one session.
     #[arg(long)]
     pub max_queued_bytes: Option<usize>,
+    /// An `Origin` allowed to open a WebSocket (repeatable, e.g. `--allowed-origin
+    /// https://app.example`; sets `http.allowed_origins`). Unset: any origin. Set: a
+    /// browser from another origin gets 403; a client that sends no `Origin` (not a
+    /// browser) is let in.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
     /// Any setting, as `section.key=value` (TOML value), e.g. `broker.max_inflight=32`;
     /// repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set)]
@@ -218,6 +224,9 @@ impl Overrides {
         }
         if let Some(n) = self.max_queued_bytes {
             config.broker.queue_max_bytes = n;
+        }
+        if !self.allowed_origins.is_empty() {
+            config.http.allowed_origins = Some(self.allowed_origins.clone());
         }
         config.validate("command line")?;
         config.with_overrides(&self.set)

@@ -158,6 +158,37 @@ fn flags_override_the_file() {
     assert!(bad.overrides.resolve().is_err());
 }
 
+/// `--allowed-origin` repeats and fills `http.allowed_origins`; an origin with a
+/// space is refused like in the file.
+#[test]
+fn allowed_origin_flag_repeats() {
+    use clap::Parser;
+    let c = Cli::parse_from([
+        "realtime-server",
+        "--allowed-origin",
+        "https://a.example",
+        "--allowed-origin",
+        "http://localhost:8080",
+    ])
+    .overrides
+    .resolve()
+    .unwrap();
+    assert_eq!(
+        c.http_config().allowed_origins.unwrap(),
+        ["https://a.example", "http://localhost:8080"]
+    );
+    let none = Cli::parse_from(["realtime-server"]).overrides.resolve().unwrap();
+    assert_eq!(none.http_config().allowed_origins, None);
+    let bad = Cli::parse_from(["realtime-server", "--allowed-origin", "a b"]);
+    assert!(
+        bad.overrides
+            .resolve()
+            .unwrap_err()
+            .to_string()
+            .contains("http.allowed_origins")
+    );
+}
+
 /// No arguments: MQTT on 127.0.0.1:1883 and HTTP on 127.0.0.1:8080 (README).
 #[test]
 fn defaults_match_the_readme() {

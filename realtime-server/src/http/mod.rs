@@ -348,6 +348,7 @@ async fn upgrade<S: Driven>(
     stream.write_all(&accepted.response).await?;
     let compressed = accepted.deflate.is_some();
     tracing::debug!(%peer, path, compressed, subprotocol = ?accepted.subprotocol, "websocket open");
+    broker.metrics.websocket_opened(compressed).inc();
     let ws = Connection::new(Role::Server, server.connection, accepted.deflate);
     // What only the handshake needed is freed before the connection's long wait.
     drop((
