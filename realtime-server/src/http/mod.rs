@@ -43,7 +43,12 @@ pub struct HttpConfig {
     pub max_message_size: usize,
     /// Largest message on `/echo` (the Autobahn suite needs 16 MiB).
     pub echo_max_message_size: usize,
-    /// Allowed `Origin` values for WebSocket routes (`None`: any origin).
+    /// Allowed `Origin` values for WebSocket routes (`None`: any origin). With a
+    /// list, a request whose `Origin` is not in it (ASCII case-insensitively, RFC
+    /// 6454 §6.2 serialization) gets 403 (RFC 6455 §4.2.2, §10.2). A request without
+    /// `Origin` is not from a browser (browsers always send it on WebSocket
+    /// handshakes, RFC 6455 §4.1) and is let in: the check protects browsers'
+    /// users from other sites' scripts, it does not authenticate clients.
     pub allowed_origins: Option<Vec<String>>,
     /// Keep-alive pings and close timing.
     pub timers: WsTimers,
@@ -306,7 +311,7 @@ async fn upgrade<S: Driven>(
     if let Some(allowed) = &config.allowed_origins {
         let allowed = allowed.clone();
         server.origin_check = Some(Arc::new(move |origin: Option<&str>| {
-            origin.is_some_and(|o| allowed.iter().any(|a| a == o))
+            origin.is_none_or(|o| allowed.iter().any(|a| a.eq_ignore_ascii_case(o)))
         }));
     }
     match path {
