@@ -93,3 +93,43 @@ async fn rfc6455_4_2_2_origin_policy_403_on_every_route() {
         assert_eq!(got, 101, "{path}: {text}");
     }
 }
+
+/// MQTT-6.0.0-4: `/mqtt` selects `mqtt` whenever the client offers it, whatever the
+/// order; `mqttv3.1` (MQTT 3.1 clients) when only that is offered. RFC 6455 §4.2.2:
+/// when no offered subprotocol is supported, the 101 carries no
+/// Sec-WebSocket-Protocol. `/ws` speaks `realtime.v1`; `/echo` none.
+#[tokio::test]
+async fn mqtt_6_0_0_4_and_rfc6455_4_2_2_subprotocol_selection() {
+    let server = InProcessServer::start().await;
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        ("/mqtt", "mqtt", Some("mqtt")),
+        ("/mqtt", "chat, mqtt", Some("mqtt")),
+        ("/mqtt", "mqttv3.1", Some("mqttv3.1")),
+        ("/mqtt", "mqttv3.1, mqtt", Some("mqtt")),
+        ("/mqtt", "MQTT", None),
+        ("/mqtt", "chat", None),
+        ("/mqtt", "", None),
+        ("/ws", "realtime.v1", Some("realtime.v1")),
+        ("/ws", "mqtt", None),
+        ("/echo", "mqtt, realtime.v1", None),
+    ];
+    for (path, offered, selected) in cases {
+        let extra = if offered.is_empty() {
+            String::new()
+        } else {
+            format!("Sec-WebSocket-Protocol: {offered}\r\n")
+        };
+        let (status, text) = handshake(&server, path, &extra).await;
+        assert_eq!(status, 101, "{path} {offered:?}: {text}");
+        assert_eq!(
+            header(&text, "sec-websocket-protocol").as_deref(),
+            *selected,
+            "{path} offered {offered:?}: {text}"
+        );
+    }
+    // RFC 6455 §4.1: a subprotocol must be a token.
+    for path in ROUTES {
+        let (status, text) = handshake(&server, path, "Sec-WebSocket-Protocol: a b\r\n").await;
+        assert_eq!(status, 400, "{path}: {text}");
+    }
+}

@@ -315,7 +315,21 @@ async fn upgrade<S: Driven>(
         }));
     }
     match path {
-        "/mqtt" => server.subprotocols = SUBPROTOCOLS.iter().map(|s| s.to_string()).collect(),
+        "/mqtt" => {
+            // MQTT-6.0.0-4: the subprotocol selected is `mqtt` whenever the client
+            // offers it, even after `mqttv3.1` in its list of preference.
+            let offers_mqtt = head
+                .headers
+                .get_all("sec-websocket-protocol")
+                .flat_map(|v| v.split(','))
+                .any(|p| p.trim() == "mqtt");
+            let supported: &[&str] = if offers_mqtt {
+                &["mqtt"]
+            } else {
+                &SUBPROTOCOLS
+            };
+            server.subprotocols = supported.iter().map(|s| s.to_string()).collect();
+        }
         "/ws" => server.subprotocols = vec!["realtime.v1".to_string()],
         _ => {
             server.connection.max_frame_size = config.echo_max_message_size;
