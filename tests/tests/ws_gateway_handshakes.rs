@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use realtime_server::http::HttpConfig;
 use realtime_tests::InProcessServer;
+use realtime_tests::ws::raw_http;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ROUTES: [&str; 3] = ["/ws", "/mqtt", "/echo"];
@@ -132,4 +133,111 @@ async fn mqtt_6_0_0_4_and_rfc6455_4_2_2_subprotocol_selection() {
         let (status, text) = handshake(&server, path, "Sec-WebSocket-Protocol: a b\r\n").await;
         assert_eq!(status, 400, "{path}: {text}");
     }
+}
+
+/// RFC 7692 §5, §7.1: an offer with unknown or invalid parameters is declined (the
+/// connection opens without the extension); a valid later offer is taken; the server
+/// always answers with no context takeover in both directions (memory bound).
+#[tokio::test]
+async fn rfc7692_5_invalid_deflate_offers_are_declined() {
+    let server = InProcessServer::start().await;
+    let cases: &[(&str, Option<&str>)] = &[
+        (
+            "permessage-deflate",
+            Some("permessage-deflate; server_no_context_takeover; client_no_context_takeover"),
+        ),
+        ("permessage-deflate; server_max_window_bits=7", None),
+        ("permessage-deflate; server_max_window_bits=16", None),
+        ("permessage-deflate; client_max_window_bits=0", None),
+        ("permessage-deflate; unknown_parameter", None),
+        (
+            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+            None,
+        ),
+        ("x-webkit-deflate-frame", None),
+        (
+            "permessage-deflate; bogus=1, permessage-deflate; client_max_window_bits",
+            Some("permessage-deflate"),
+        ),
+    ];
+    for path in ROUTES {
+        for (offer, answer) in cases {
+            let (status, text) = handshake(
+                &server,
+                path,
+                &format!("Sec-WebSocket-Extensions: {offer}\r\n"),
+            )
+            .await;
+            assert_eq!(status, 101, "{path} {offer:?}: {text}");
+            let got = header(&text, "sec-websocket-extensions");
+            match answer {
+                None => assert_eq!(got, None, "{path} {offer:?}: declined"),
+                Some(prefix) => assert!(
+                    got.as_deref().is_some_and(|g| g.starts_with(prefix)),
+                    "{path} {offer:?}: {got:?}"
+                ),
+            }
+        }
+    }
+}
+
+/// Sends `request` while reading the answer (a server may answer and close before the
+/// whole request is written: write errors are expected); returns the status line's code.
+async fn status_while_sending(server: &InProcessServer, request: Vec<u8>) -> (u16, String) {
+    let stream = tokio::net::TcpStream::connect(server.http).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        let _ = write.write_all(&request).await;
+        write
+    });
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), read.read_to_end(&mut response)).await;
+    drop(writer.await);
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+/// RFC 6585 §5: a head over the size limit (8 KiB) or with too many fields (64) is a
+/// 431 on every route, before the server has read all of it.
+#[tokio::test]
+async fn rfc6585_5_oversized_heads_get_431_on_every_route() {
+    let server = InProcessServer::start().await;
+    let many: String = (0..80).map(|i| format!("X-H{i}: v\r\n")).collect();
+    for path in ROUTES.iter().chain(&["/"]) {
+        for (what, extra) in [
+            ("20 KB field", format!("X-Big: {}\r\n", "a".repeat(20_000))),
+            (
+                "1 MB field",
+                format!("X-Big: {}\r\n", "a".repeat(1_000_000)),
+            ),
+            ("80 fields", many.clone()),
+        ] {
+            let request = upgrade(path, &extra).into_bytes();
+            let (status, text) = status_while_sending(&server, request).await;
+            assert_eq!(status, 431, "{path} {what}: {text}");
+        }
+    }
+}
+
+/// RFC 9110 §15.5.9: a client that does not finish its request head within the head
+/// timeout (slowloris) gets 408 and the connection is closed, on every route.
+#[tokio::test]
+async fn rfc9110_15_5_9_slow_heads_get_408_on_every_route() {
+    let server = InProcessServer::start_http(HttpConfig {
+        head_timeout: Duration::from_millis(300),
+        ..HttpConfig::default()
+    })
+    .await;
+    for path in ROUTES.iter().chain(&["/"]) {
+        let partial = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n");
+        let (status, text) = raw_http(server.http, partial.as_bytes()).await;
+        assert_eq!(status, 408, "{path}: {text}");
+    }
+    let (status, text) = raw_http(server.http, b"").await;
+    assert_eq!(status, 408, "silent connection: {text}");
 }
