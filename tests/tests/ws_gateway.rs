@@ -357,3 +357,129 @@ async fn bad_handshakes_get_http_statuses() {
         "demo page: {body}"
     );
 }
+
+/// The bytes of `packet` encoded for MQTT 5.
+fn mqtt5(packet: Packet) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    packet.encode(ProtocolVersion::V5, &mut buf).unwrap();
+    buf.to_vec()
+}
+
+/// MQTT-6.0.0-2: on `/mqtt` a packet may span WebSocket messages and a message may
+/// carry several packets; the server reassembles them in order.
+#[tokio::test]
+async fn mqtt_6_0_0_2_packets_span_and_share_websocket_messages() {
+    let server = InProcessServer::start().await;
+    let (mut ws, _) = connect(server.http, "/mqtt", &["mqtt"], false).await;
+    let connect_bytes = mqtt5(Packet::Connect(Box::new(connect_packet(
+        ProtocolVersion::V5,
+        "spanning",
+    ))));
+    let subscribe = mqtt5(Packet::Subscribe(mqtt_proto::Subscribe {
+        packet_id: mqtt_proto::PacketId::new(7).unwrap(),
+        properties: Default::default(),
+        subscriptions: vec![mqtt_proto::Subscription::new("span/#", QoS::AtMostOnce)],
+    }));
+    let pingreq = mqtt5(Packet::PingReq);
+    // CONNECT in three messages, the last also carrying SUBSCRIBE, PINGREQ and the
+    // first byte of a second PINGREQ, whose second byte comes alone.
+    let (a, rest) = connect_bytes.split_at(1);
+    let (b, c) = rest.split_at(rest.len() / 2);
+    let mut tail = c.to_vec();
+    tail.extend_from_slice(&subscribe);
+    tail.extend_from_slice(&pingreq);
+    tail.push(pingreq[0]);
+    for part in [a.to_vec(), b.to_vec(), tail, pingreq[1..].to_vec()] {
+        ws.send(Message::Binary(Bytes::from(part))).await.unwrap();
+    }
+    let decoder = Decoder::new(ProtocolVersion::V5);
+    let mut inbox = BytesMut::new();
+    let mut got = Vec::new();
+    while got.len() < 4 {
+        if let Some(p) = decoder.decode(&mut inbox).unwrap() {
+            got.push(p);
+            continue;
+        }
+        match recv(&mut ws).await {
+            Message::Binary(b) => inbox.extend_from_slice(&b),
+            other => panic!("MQTT-6.0.0-1: binary only, got {other:?}"),
+        }
+    }
+    assert!(
+        matches!(
+            &got[..],
+            [
+                Packet::ConnAck(_),
+                Packet::SubAck(_),
+                Packet::PingResp,
+                Packet::PingResp
+            ]
+        ),
+        "{got:?}"
+    );
+}
+
+/// MQTT-4.13.1-1: a Malformed Packet or Protocol Error on `/mqtt` closes the
+/// connection, with close code 1002 (RFC 6455 §7.4.1, protocol error) so a browser
+/// client sees why; a DISCONNECT ends it with 1000.
+#[tokio::test]
+async fn mqtt_4_13_1_1_protocol_errors_close_mqtt_route_with_1002() {
+    let server = InProcessServer::start().await;
+    let connect_bytes = mqtt5(Packet::Connect(Box::new(connect_packet(
+        ProtocolVersion::V5,
+        "bad-peer",
+    ))));
+    let after_connect = |bytes: &[u8]| {
+        let mut v = connect_bytes.clone();
+        v.extend_from_slice(bytes);
+        v
+    };
+    let cases: &[(&str, Vec<u8>, u16)] = &[
+        (
+            "PUBLISH before CONNECT (MQTT-3.1.0-1)",
+            vec![0x30, 0x05, 0x00, 0x01, b't', b'h', b'i'],
+            1002,
+        ),
+        (
+            "CONNECT with a wrong protocol name (MQTT-3.1.2-1)",
+            vec![
+                0x10, 0x0d, 0x00, 0x04, b'M', b'Q', b'T', b'X', 0x05, 0x02, 0x00, 0x3c, 0x00, 0x00,
+                0x00,
+            ],
+            1002,
+        ),
+        (
+            "reserved packet type 0 (MQTT-2.1.2)",
+            after_connect(&[0x00, 0x00]),
+            1002,
+        ),
+        (
+            "Remaining Length over 4 bytes (MQTT-1.5.5)",
+            after_connect(&[0x30, 0xff, 0xff, 0xff, 0xff, 0x01]),
+            1002,
+        ),
+        (
+            "SUBSCRIBE with reserved flags 0 (MQTT-3.8.1-1)",
+            after_connect(&[0x80, 0x06, 0x00, 0x01, 0x00, 0x01, b'a', 0x00]),
+            1002,
+        ),
+        (
+            "DISCONNECT (normal)",
+            after_connect(&mqtt5(Packet::Disconnect(mqtt_proto::Disconnect::new(
+                mqtt_proto::ReasonCode::Success,
+            )))),
+            1000,
+        ),
+    ];
+    for (what, bytes, code) in cases {
+        let mut stream = raw_ws(server.http, "/mqtt").await;
+        stream.write_all(&masked_frame(0x82, bytes)).await.unwrap();
+        assert_eq!(raw_close_code(&mut stream).await, Some(*code), "{what}");
+    }
+    // The server is still there for others.
+    let (mut ws, _) = connect(server.http, "/mqtt", &["mqtt"], false).await;
+    ws.send(Message::Binary(Bytes::from(connect_bytes)))
+        .await
+        .unwrap();
+    assert!(matches!(recv(&mut ws).await, Message::Binary(_)));
+}

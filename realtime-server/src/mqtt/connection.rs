@@ -101,6 +101,8 @@ pub struct MqttConnection {
     /// Reading paused until then (or a wake-up): a subscriber's queue is full
     /// (`broker::pushback`).
     pushback_until: Option<Instant>,
+    /// Closed because the client's packets broke a rule (MQTT-4.13.1-1).
+    failed: bool,
 }
 
 /// The task waiting for the store on behalf of a connection.
@@ -138,6 +140,7 @@ impl MqttConnection {
             pending: None,
             publish_rate: TokenBucket::new(0, now),
             pushback_until: None,
+            failed: false,
         }
     }
 
@@ -172,6 +175,14 @@ impl MqttConnection {
         self.closed
     }
 
+    /// Whether the connection was closed because the client's packets broke a rule
+    /// (Malformed Packet, Protocol Error and the like, MQTT-4.13.1-1), not by its
+    /// DISCONNECT, a refused CONNECT, a keep-alive timeout or a store failure: a
+    /// transport with close codes (WebSocket: 1002) can tell the client.
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
     /// Encodes `packet` for this client, within its Maximum Packet Size.
     fn send(&mut self, packet: &Packet) {
         let (version, max) = match &self.live {
@@ -200,6 +211,24 @@ impl MqttConnection {
         self.end_reason(reason, Some(format!("{}: {why}", code.name())));
         tracing::warn!(peer = %self.peer, client_id = self.client_id().unwrap_or("-"), reason = code.name(), "closing connection: {why}");
         self.broker.metrics.protocol_errors.inc();
+        // Only the client's own packets count: not a keep-alive timeout, not a
+        // store failure.
+        self.failed = matches!(
+            code,
+            ReasonCode::MalformedPacket
+                | ReasonCode::ProtocolError
+                | ReasonCode::TopicFilterInvalid
+                | ReasonCode::TopicNameInvalid
+                | ReasonCode::ReceiveMaximumExceeded
+                | ReasonCode::TopicAliasInvalid
+                | ReasonCode::PacketTooLarge
+                | ReasonCode::PayloadFormatInvalid
+                | ReasonCode::RetainNotSupported
+                | ReasonCode::QoSNotSupported
+                | ReasonCode::SharedSubscriptionsNotSupported
+                | ReasonCode::SubscriptionIdentifiersNotSupported
+                | ReasonCode::WildcardSubscriptionsNotSupported
+        );
         if let Some(live) = &self.live
             && live.version.is_v5()
         {
@@ -1181,6 +1210,7 @@ impl MqttConnection {
     fn connect_error(&mut self, err: DecodeError) -> Status {
         tracing::info!(peer = %self.peer, "bad CONNECT: {err}");
         self.broker.metrics.protocol_errors.inc();
+        self.failed = true;
         if err.reason_code() == ReasonCode::UnsupportedProtocolVersion {
             let mut buf = BytesMut::new();
             let ack = ConnAck::new(ReasonCode::UnsupportedProtocolVersion);

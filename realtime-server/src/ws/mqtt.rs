@@ -58,6 +58,14 @@ impl MqttOverWs {
 
     fn finish(&mut self, status: Status, ws: &mut WsOut<'_>) -> Status {
         self.flush(ws);
+        if status == Status::Close && self.mqtt.failed() {
+            // MQTT-4.13.1-1 closes the connection; RFC 6455 §7.4.1's 1002 (protocol
+            // error) tells a browser client why, where a bare 1000 would not.
+            ws.close(
+                CloseCode::PROTOCOL_ERROR,
+                "MQTT malformed packet or protocol error [MQTT-4.13.1-1]",
+            );
+        }
         status
     }
 }
