@@ -323,31 +323,151 @@ async fn bad_frames_get_close_codes() {
     assert_eq!(raw_close_code(&mut stream).await, Some(1009));
 }
 
-/// Malformed handshakes: each gets its HTTP status (RFC 6455 §4.2.1, §4.2.2).
+/// Malformed handshakes get their HTTP status on every WebSocket route (RFC 6455
+/// §4.2.1 items 1-6, §4.2.2: 426 with the supported version; RFC 9112 §2.3: 505).
 #[tokio::test]
 async fn bad_handshakes_get_http_statuses() {
     let server = InProcessServer::start().await;
-    let key = "dGhlIHNhbXBsZSBub25jZQ==";
-    let cases: &[(&str, String, u16)] = &[
-        ("no upgrade header", format!("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"), 400),
-        ("version 8", format!("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 8\r\n\r\n"), 426),
-        ("short key", "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: abc\r\nSec-WebSocket-Version: 13\r\n\r\n".to_string(), 400),
-        ("POST upgrade", format!("POST /mqtt HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"), 405),
-        ("HTTP/1.0", format!("GET /ws HTTP/1.0\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"), 400),
-        ("garbage", "\x16\x03\x01 hello\r\n\r\n".to_string(), 400),
-        ("unknown path", "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n".to_string(), 404),
-        ("huge head", format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(20_000)), 431),
+    let good = [
+        "Host: x",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
     ];
-    for (what, request, status) in cases {
-        let (got, text) = raw_http(server.http, request.as_bytes()).await;
-        assert_eq!(got, *status, "{what}: {text}");
-        if *status == 426 {
-            assert!(
-                text.to_ascii_lowercase()
-                    .contains("sec-websocket-version: 13"),
-                "{what}: {text}"
+    // The good header lines with the one named `name` replaced by `line` ("" drops it).
+    let with = |name: &str, line: &str| -> Vec<String> {
+        good.iter()
+            .map(|h| {
+                if h.split(':').next() == Some(name) {
+                    line.to_string()
+                } else {
+                    h.to_string()
+                }
+            })
+            .filter(|h| !h.is_empty())
+            .collect()
+    };
+    let plus = |line: &str| -> Vec<String> {
+        let mut v: Vec<String> = good.iter().map(|h| h.to_string()).collect();
+        v.push(line.to_string());
+        v
+    };
+    let cases: Vec<(&str, &str, &str, Vec<String>, u16)> = vec![
+        (
+            "no Upgrade (item 3)",
+            "GET",
+            "1.1",
+            with("Upgrade", ""),
+            400,
+        ),
+        (
+            "Upgrade: h2c (item 3)",
+            "GET",
+            "1.1",
+            with("Upgrade", "Upgrade: h2c"),
+            400,
+        ),
+        (
+            "Connection without Upgrade (item 4)",
+            "GET",
+            "1.1",
+            with("Connection", "Connection: keep-alive"),
+            400,
+        ),
+        ("no Host (item 2)", "GET", "1.1", with("Host", ""), 400),
+        ("two Hosts (item 2)", "GET", "1.1", plus("Host: y"), 400),
+        (
+            "no key (item 5)",
+            "GET",
+            "1.1",
+            with("Sec-WebSocket-Key", ""),
+            400,
+        ),
+        (
+            "short key (item 5)",
+            "GET",
+            "1.1",
+            with("Sec-WebSocket-Key", "Sec-WebSocket-Key: abc"),
+            400,
+        ),
+        (
+            "15-byte key (item 5)",
+            "GET",
+            "1.1",
+            with(
+                "Sec-WebSocket-Key",
+                "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAA",
+            ),
+            400,
+        ),
+        (
+            "two keys (item 5)",
+            "GET",
+            "1.1",
+            plus("Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA=="),
+            400,
+        ),
+        (
+            "no version (item 6)",
+            "GET",
+            "1.1",
+            with("Sec-WebSocket-Version", ""),
+            426,
+        ),
+        (
+            "version 8 (§4.2.2)",
+            "GET",
+            "1.1",
+            with("Sec-WebSocket-Version", "Sec-WebSocket-Version: 8"),
+            426,
+        ),
+        (
+            "two versions (§4.2.2)",
+            "GET",
+            "1.1",
+            plus("Sec-WebSocket-Version: 8"),
+            426,
+        ),
+        ("POST (item 1)", "POST", "1.1", with("", ""), 405),
+        ("HTTP/1.0 (item 1)", "GET", "1.0", with("", ""), 400),
+        ("HTTP/2.0 (RFC 9112 §2.3)", "GET", "2.0", with("", ""), 505),
+    ];
+    for path in ["/ws", "/mqtt", "/echo"] {
+        for (what, method, version, headers, status) in &cases {
+            let request = format!(
+                "{method} {path} HTTP/{version}\r\n{}\r\n\r\n",
+                headers.join("\r\n")
             );
+            let (got, text) = raw_http(server.http, request.as_bytes()).await;
+            assert_eq!(got, *status, "{path} {what}: {text}");
+            if *status == 426 {
+                assert!(
+                    text.to_ascii_lowercase()
+                        .contains("sec-websocket-version: 13"),
+                    "{path} {what}: {text}"
+                );
+            }
         }
+    }
+    for (what, request, status) in [
+        ("garbage", "\x16\x03\x01 hello\r\n\r\n".to_string(), 400),
+        (
+            "unknown path",
+            "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n".to_string(),
+            404,
+        ),
+        (
+            "huge head",
+            format!(
+                "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+                "a".repeat(20_000)
+            ),
+            431,
+        ),
+    ] {
+        let (got, text) = raw_http(server.http, request.as_bytes()).await;
+        assert_eq!(got, status, "{what}: {text}");
     }
     let (status, body) = raw_http(server.http, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert_eq!(status, 200, "{body}");

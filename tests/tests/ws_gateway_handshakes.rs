@@ -241,3 +241,29 @@ async fn rfc9110_15_5_9_slow_heads_get_408_on_every_route() {
     let (status, text) = raw_http(server.http, b"").await;
     assert_eq!(status, 408, "silent connection: {text}");
 }
+
+/// RFC 6455 §4.2.1 / RFC 9110 §5.1, §7.8: header names and the Upgrade token are
+/// case-insensitive and Connection is a list (Firefox sends `keep-alive, Upgrade`);
+/// a query string does not change the route. Each such handshake opens.
+#[tokio::test]
+async fn rfc6455_4_2_1_browser_style_handshakes_open_on_every_route() {
+    let server = InProcessServer::start().await;
+    let variants = [
+        "GET {path} HTTP/1.1\r\nhost: h\r\nupgrade: WebSocket\r\nconnection: keep-alive, Upgrade\r\nsec-websocket-key: {key}\r\nsec-websocket-version: 13\r\n\r\n",
+        "GET {path}?token=abc HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        "GET {path} HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nUser-Agent: x\r\nCookie: a=b\r\n\r\n",
+    ];
+    for path in ROUTES {
+        for variant in variants {
+            let request = variant.replace("{path}", path).replace("{key}", KEY);
+            let mut stream = tokio::net::TcpStream::connect(server.http).await.unwrap();
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let mut head = [0u8; 12];
+            tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut head))
+                .await
+                .expect("an answer")
+                .unwrap();
+            assert_eq!(&head, b"HTTP/1.1 101", "{path}: {request}");
+        }
+    }
+}
