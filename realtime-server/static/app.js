@@ -33,7 +33,9 @@ class Bus {
     if (msg.type === "welcome") {
       this.clientId = msg.client_id;
       // Subscriptions do not survive a reconnect: make them again.
-      for (const h of this.handlers) this.request({ type: "subscribe", filter: h.filter, qos: 0 }).catch(() => {});
+      for (const filter of new Set(this.handlers.map((h) => h.filter))) {
+        this.request({ type: "subscribe", filter, qos: 0 }).catch(() => {});
+      }
       return;
     }
     if (msg.type === "message") {
@@ -57,14 +59,25 @@ class Bus {
     });
   }
 
+  // Adds a handler for `filter` and subscribes; resolves to a handle for
+  // unsubscribe(). Two handlers may share a filter (the chat room and the viewer).
   async subscribe(filter, fn) {
-    this.handlers.push({ filter, fn });
-    return this.request({ type: "subscribe", filter, qos: 0 });
+    const handle = { filter, fn };
+    this.handlers.push(handle);
+    try {
+      await this.request({ type: "subscribe", filter, qos: 0 });
+    } catch (e) {
+      this.handlers = this.handlers.filter((h) => h !== handle);
+      throw e;
+    }
+    return handle;
   }
 
-  async unsubscribe(filter) {
-    this.handlers = this.handlers.filter((h) => h.filter !== filter);
-    return this.request({ type: "unsubscribe", filter });
+  // Removes a handler; the server subscription goes when no handler needs it.
+  async unsubscribe(handle) {
+    this.handlers = this.handlers.filter((h) => h !== handle);
+    if (this.handlers.some((h) => h.filter === handle.filter)) return;
+    await this.request({ type: "unsubscribe", filter: handle.filter });
   }
 
   publish(topic, payload, { retain = false, qos = 1 } = {}) {
@@ -95,6 +108,7 @@ bus.onstatus = (state) => {
 
 // ---- chat ----
 let room = null;
+let roomSub = null;
 function chatLine(who, text, cls) {
   const li = document.createElement("li");
   if (cls) li.className = cls;
@@ -112,14 +126,20 @@ function chatLine(who, text, cls) {
 $("chat-join").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const next = $("chat-room").value.trim();
-  if (room) await bus.unsubscribe(`chat/${room}`).catch(() => {});
+  if (roomSub) await bus.unsubscribe(roomSub).catch(() => {});
+  roomSub = null;
   room = next;
   $("chat-topic").textContent = `chat/${room}`;
   try {
-    await bus.subscribe(`chat/${room}`, (m) => {
-      let body;
-      try { body = JSON.parse(m.payload); } catch { body = { from: "mqtt", text: m.payload }; }
-      chatLine(String(body.from ?? "?"), String(body.text ?? ""));
+    roomSub = await bus.subscribe(`chat/${room}`, (m) => {
+      // Chat lines are {"from", "text"} JSON; anything else (a device's reading,
+      // a bare JSON number) is shown as it came.
+      let body = null;
+      try { body = JSON.parse(m.payload); } catch { /* not JSON */ }
+      if (body === null || typeof body !== "object" || typeof body.text !== "string") {
+        body = { from: "mqtt", text: m.payload };
+      }
+      chatLine(String(body.from ?? "?"), body.text);
     });
     chatLine(null, `joined chat/${room}`, "sys");
     $("chat-text").disabled = $("chat-button").disabled = false;
@@ -146,9 +166,13 @@ let viewing = null;
 $("viewer-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   if (viewing) await bus.unsubscribe(viewing).catch(() => {});
-  viewing = $("viewer-filter").value;
+  viewing = null;
+  const filter = $("viewer-filter").value;
+  const state = $("viewer-state");
+  state.textContent = `subscribing to ${filter}…`;
+  state.dataset.filter = "";
   try {
-    await bus.subscribe(viewing, (m) => {
+    viewing = await bus.subscribe(filter, (m) => {
       const tr = document.createElement("tr");
       const cells = [new Date().toLocaleTimeString(), m.topic, m.payload, [m.retain ? "retained" : "", `q${m.qos}`].join(" ").trim()];
       cells.forEach((c, i) => {
@@ -161,8 +185,10 @@ $("viewer-form").addEventListener("submit", async (ev) => {
       body.prepend(tr);
       while (body.rows.length > 200) body.deleteRow(-1);
     });
+    state.textContent = `showing ${filter}`;
+    state.dataset.filter = filter;
   } catch (e) {
-    alert(`cannot subscribe: ${e.message}`);
+    state.textContent = `cannot subscribe to ${filter}: ${e.message}`;
   }
 });
 $("viewer-clear").addEventListener("click", () => { $("viewer-log").textContent = ""; });
