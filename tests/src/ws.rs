@@ -109,13 +109,50 @@ pub async fn raw_http(addr: SocketAddr, request: &[u8]) -> (u16, String) {
     stream.write_all(request).await.expect("write");
     let mut response = Vec::new();
     let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut response)).await;
-    let text = String::from_utf8_lossy(&response).to_string();
+    with_status(&response)
+}
+
+/// The status code of an HTTP response (0 if there is none) and its text.
+fn with_status(response: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(response).to_string();
     let status = text
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     (status, text)
+}
+
+/// Like [`raw_http`], but reads while writing: a server may answer (431) and close
+/// before the whole request is written, so write errors are expected and ignored.
+pub async fn raw_http_while_sending(addr: SocketAddr, request: Vec<u8>) -> (u16, String) {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (mut read, mut write) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        let _ = write.write_all(&request).await;
+        write
+    });
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(WAIT, read.read_to_end(&mut response)).await;
+    drop(writer.await);
+    with_status(&response)
+}
+
+/// Sends an upgrade request and returns the status and the response head, without
+/// waiting for the connection to end (a 101 keeps it open).
+pub async fn upgrade_head(addr: SocketAddr, request: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request).await.expect("write");
+    let mut response = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !response.windows(4).any(|w| w == b"\r\n\r\n") {
+        match tokio::time::timeout(WAIT, stream.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => response.extend_from_slice(&chunk[..n]),
+            Err(_) => panic!("no response head within {WAIT:?}"),
+        }
+    }
+    with_status(&response)
 }
 
 /// Opens a WebSocket on `path` by hand and returns the raw stream after the 101,

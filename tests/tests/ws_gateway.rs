@@ -478,18 +478,16 @@ async fn bad_handshakes_get_http_statuses() {
     );
 }
 
-/// The bytes of `packet` encoded for MQTT 5.
-fn mqtt5(packet: Packet) -> Vec<u8> {
-    let mut buf = BytesMut::new();
-    packet.encode(ProtocolVersion::V5, &mut buf).unwrap();
-    buf.to_vec()
-}
-
 /// MQTT-6.0.0-2: on `/mqtt` a packet may span WebSocket messages and a message may
 /// carry several packets; the server reassembles them in order.
 #[tokio::test]
 async fn mqtt_6_0_0_2_packets_span_and_share_websocket_messages() {
     let server = InProcessServer::start().await;
+    let mqtt5 = |packet: Packet| {
+        let mut buf = BytesMut::new();
+        packet.encode(ProtocolVersion::V5, &mut buf).unwrap();
+        buf.to_vec()
+    };
     let (mut ws, _) = connect(server.http, "/mqtt", &["mqtt"], false).await;
     let connect_bytes = mqtt5(Packet::Connect(Box::new(connect_packet(
         ProtocolVersion::V5,
@@ -545,6 +543,11 @@ async fn mqtt_6_0_0_2_packets_span_and_share_websocket_messages() {
 #[tokio::test]
 async fn mqtt_4_13_1_1_protocol_errors_close_mqtt_route_with_1002() {
     let server = InProcessServer::start().await;
+    let mqtt5 = |packet: Packet| {
+        let mut buf = BytesMut::new();
+        packet.encode(ProtocolVersion::V5, &mut buf).unwrap();
+        buf.to_vec()
+    };
     let connect_bytes = mqtt5(Packet::Connect(Box::new(connect_packet(
         ProtocolVersion::V5,
         "bad-peer",

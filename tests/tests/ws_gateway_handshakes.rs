@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use realtime_server::http::HttpConfig;
 use realtime_tests::InProcessServer;
-use realtime_tests::ws::raw_http;
+use std::net::SocketAddr;
+
+use realtime_tests::ws::{raw_http, raw_http_while_sending, upgrade_head};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ROUTES: [&str; 3] = ["/ws", "/mqtt", "/echo"];
@@ -20,6 +22,11 @@ fn upgrade(path: &str, extra: &str) -> String {
     )
 }
 
+/// The status and response head of an upgrade on `path` with `extra` headers.
+async fn handshake(addr: SocketAddr, path: &str, extra: &str) -> (u16, String) {
+    upgrade_head(addr, upgrade(path, extra).as_bytes()).await
+}
+
 /// The value of header `name` in a response head, if present (case-insensitive name).
 fn header(response: &str, name: &str) -> Option<String> {
     let head = response.split("\r\n\r\n").next().unwrap_or_default();
@@ -29,33 +36,6 @@ fn header(response: &str, name: &str) -> Option<String> {
             .eq_ignore_ascii_case(name)
             .then(|| v.trim().to_string())
     })
-}
-
-/// The status and the whole response of an upgrade on `path` with `extra` headers.
-/// The server closes the TCP connection of a 101 only when the test drops it, so
-/// the read stops at the end of the head.
-async fn handshake(server: &InProcessServer, path: &str, extra: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(server.http).await.unwrap();
-    stream
-        .write_all(upgrade(path, extra).as_bytes())
-        .await
-        .unwrap();
-    let mut response = Vec::new();
-    let mut chunk = [0u8; 1024];
-    while !response.windows(4).any(|w| w == b"\r\n\r\n") {
-        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => break,
-            Ok(Ok(n)) => response.extend_from_slice(&chunk[..n]),
-            Err(_) => panic!("{path}: no response head within 5 s"),
-        }
-    }
-    let text = String::from_utf8_lossy(&response).to_string();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, text)
 }
 
 /// RFC 6455 §4.2.2 / §10.2: with an Origin list, a browser from another origin gets
@@ -83,14 +63,14 @@ async fn rfc6455_4_2_2_origin_policy_403_on_every_route() {
     ];
     for path in ROUTES {
         for (origin, status) in cases {
-            let (got, text) = handshake(&server, path, origin).await;
+            let (got, text) = handshake(server.http, path, origin).await;
             assert_eq!(got, *status, "{path} {origin:?}: {text}");
         }
     }
     // Without a list, any origin is let in.
     let open = InProcessServer::start().await;
     for path in ROUTES {
-        let (got, text) = handshake(&open, path, "Origin: https://evil.example\r\n").await;
+        let (got, text) = handshake(open.http, path, "Origin: https://evil.example\r\n").await;
         assert_eq!(got, 101, "{path}: {text}");
     }
 }
@@ -120,7 +100,7 @@ async fn mqtt_6_0_0_4_and_rfc6455_4_2_2_subprotocol_selection() {
         } else {
             format!("Sec-WebSocket-Protocol: {offered}\r\n")
         };
-        let (status, text) = handshake(&server, path, &extra).await;
+        let (status, text) = handshake(server.http, path, &extra).await;
         assert_eq!(status, 101, "{path} {offered:?}: {text}");
         assert_eq!(
             header(&text, "sec-websocket-protocol").as_deref(),
@@ -130,7 +110,7 @@ async fn mqtt_6_0_0_4_and_rfc6455_4_2_2_subprotocol_selection() {
     }
     // RFC 6455 §4.1: a subprotocol must be a token.
     for path in ROUTES {
-        let (status, text) = handshake(&server, path, "Sec-WebSocket-Protocol: a b\r\n").await;
+        let (status, text) = handshake(server.http, path, "Sec-WebSocket-Protocol: a b\r\n").await;
         assert_eq!(status, 400, "{path}: {text}");
     }
 }
@@ -163,7 +143,7 @@ async fn rfc7692_5_invalid_deflate_offers_are_declined() {
     for path in ROUTES {
         for (offer, answer) in cases {
             let (status, text) = handshake(
-                &server,
+                server.http,
                 path,
                 &format!("Sec-WebSocket-Extensions: {offer}\r\n"),
             )
@@ -179,27 +159,6 @@ async fn rfc7692_5_invalid_deflate_offers_are_declined() {
             }
         }
     }
-}
-
-/// Sends `request` while reading the answer (a server may answer and close before the
-/// whole request is written: write errors are expected); returns the status line's code.
-async fn status_while_sending(server: &InProcessServer, request: Vec<u8>) -> (u16, String) {
-    let stream = tokio::net::TcpStream::connect(server.http).await.unwrap();
-    let (mut read, mut write) = stream.into_split();
-    let writer = tokio::spawn(async move {
-        let _ = write.write_all(&request).await;
-        write
-    });
-    let mut response = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), read.read_to_end(&mut response)).await;
-    drop(writer.await);
-    let text = String::from_utf8_lossy(&response).to_string();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, text)
 }
 
 /// RFC 6585 §5: a head over the size limit (8 KiB) or with too many fields (64) is a
@@ -218,7 +177,7 @@ async fn rfc6585_5_oversized_heads_get_431_on_every_route() {
             ("80 fields", many.clone()),
         ] {
             let request = upgrade(path, &extra).into_bytes();
-            let (status, text) = status_while_sending(&server, request).await;
+            let (status, text) = raw_http_while_sending(server.http, request).await;
             assert_eq!(status, 431, "{path} {what}: {text}");
         }
     }
