@@ -66,7 +66,7 @@ pub async fn drive<P: Protocol>(
 /// Like [`drive`], with bytes already read from the stream (e.g. frames that
 /// arrived with an HTTP upgrade request) handed to the protocol first.
 pub async fn drive_with_input<P: Protocol>(
-    stream: TcpStream,
+    mut stream: TcpStream,
     mut proto: P,
     mut input: BytesMut,
     wake: Arc<Notify>,
@@ -74,12 +74,12 @@ pub async fn drive_with_input<P: Protocol>(
     config: &DriverConfig,
 ) -> Ended {
     if !input.is_empty() && proto.on_read(&mut input, now()) == Status::Close {
-        return linger(&stream, proto.output(), config.linger, Ended::Closed).await;
+        return linger(&mut stream, proto.output(), config.linger, Ended::Closed).await;
     }
     let mut shutting_down = *shutdown.borrow();
     if shutting_down {
         let _ = proto.on_shutdown(now());
-        return linger(&stream, proto.output(), config.linger, Ended::Closed).await;
+        return linger(&mut stream, proto.output(), config.linger, Ended::Closed).await;
     }
     let mut rate = super::rate::ReadRate::new(config.max_read_rate);
     let far = Instant::now() + Duration::from_secs(86_400 * 365);
@@ -136,7 +136,7 @@ pub async fn drive_with_input<P: Protocol>(
                 match stream.try_read_buf(&mut input) {
                     Ok(0) => {
                         proto.on_eof(now());
-                        return linger(&stream, proto.output(), config.linger, Ended::PeerClosed).await;
+                        return linger(&mut stream, proto.output(), config.linger, Ended::PeerClosed).await;
                     }
                     Ok(n) => {
                         rate.consumed(n);
@@ -178,7 +178,7 @@ pub async fn drive_with_input<P: Protocol>(
             }
         };
         if status == Status::Close {
-            return linger(&stream, proto.output(), config.linger, Ended::Closed).await;
+            return linger(&mut stream, proto.output(), config.linger, Ended::Closed).await;
         }
     }
 }
@@ -208,8 +208,22 @@ fn write_ready(stream: &TcpStream, out: &mut OutQueue) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes what is queued, waiting at most `limit`, then ends with `ended`.
-async fn linger(stream: &TcpStream, out: &mut OutQueue, limit: Duration, ended: Ended) -> Ended {
+/// Writes what is queued, then closes gracefully, all within `limit`; ends with
+/// `ended`.
+///
+/// Closing a socket while the peer's data is still unread resets the connection
+/// (RFC 9293 §3.6), and a reset can destroy what was just written before the peer
+/// reads it: the Close frame of a WebSocket whose client is still sending a message
+/// over the limit, the DISCONNECT telling an MQTT client why. So the driver sends
+/// FIN after the last byte and reads (and drops) whatever still comes until the
+/// peer closes too or `limit` runs out: a lingering close.
+async fn linger(
+    stream: &mut TcpStream,
+    out: &mut OutQueue,
+    limit: Duration,
+    ended: Ended,
+) -> Ended {
+    let deadline = Instant::now() + limit;
     let flush = async {
         loop {
             write_ready(stream, out)?;
@@ -219,11 +233,30 @@ async fn linger(stream: &TcpStream, out: &mut OutQueue, limit: Duration, ended: 
             stream.writable().await?;
         }
     };
-    match tokio::time::timeout(limit, flush).await {
-        Ok(Ok(())) => ended,
-        Ok(Err(err)) => Ended::Io(err),
-        Err(_) => Ended::LingerExpired,
+    match tokio::time::timeout_at(deadline, flush).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => return Ended::Io(err),
+        Err(_) => return Ended::LingerExpired,
     }
+    if tokio::io::AsyncWriteExt::shutdown(stream).await.is_err() {
+        return ended;
+    }
+    let drain = async {
+        let mut scratch = [0u8; 4096];
+        loop {
+            if stream.readable().await.is_err() {
+                return;
+            }
+            match stream.try_read(&mut scratch) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout_at(deadline, drain).await;
+    ended
 }
 
 #[cfg(test)]
@@ -335,7 +368,48 @@ mod tests {
         assert_eq!(read_until(&mut client, b"wake\n").await, b"wake\n");
         client.write_all(b"quit\n").await.unwrap();
         assert_eq!(read_until(&mut client, b"closing\n").await, b"closing\n");
+        // The driver half-closes after its last words; it ends once the peer closes.
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest, b"");
+        drop(client);
         assert!(matches!(task.await.unwrap(), Ended::Closed));
+    }
+
+    /// A peer still sending when the protocol closes (a WebSocket message over the
+    /// size limit, answered with close 1009 mid-frame) reads the last words and
+    /// an orderly end of stream, not a reset that destroys them (RFC 6455 §7.1.1:
+    /// the peer must be able to read the Close; RFC 9293 §3.6: closing a socket
+    /// with unread data resets the connection).
+    #[tokio::test]
+    async fn closing_while_the_peer_still_sends_ends_without_reset() {
+        for _ in 0..5 {
+            let (client, _wake, _stop, task) = pair(1 << 20).await;
+            let (mut rd, mut wr) = client.into_split();
+            let writer = tokio::spawn(async move {
+                let _ = wr.write_all(b"quit\n").await;
+                // Keeps sending after the server decided to close.
+                for _ in 0..64 {
+                    if wr.write_all(&[b'x'; 16 * 1024]).await.is_err() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                wr
+            });
+            let mut got = Vec::new();
+            let read = tokio::time::timeout(Duration::from_secs(10), rd.read_to_end(&mut got))
+                .await
+                .unwrap();
+            assert!(
+                read.is_ok(),
+                "{read:?} after {:?}",
+                String::from_utf8_lossy(&got)
+            );
+            assert_eq!(got, b"closing\n");
+            drop(writer.await.unwrap());
+            assert!(matches!(task.await.unwrap(), Ended::Closed));
+        }
     }
 
     #[tokio::test]
@@ -343,6 +417,7 @@ mod tests {
         let (mut client, _wake, stop, task) = pair(1 << 20).await;
         stop.send(true).unwrap();
         assert_eq!(read_until(&mut client, b"bye\n").await, b"bye\n");
+        drop(client);
         assert!(matches!(task.await.unwrap(), Ended::Closed));
     }
 
