@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod diff;
+pub mod gateway_peers;
 pub mod mosquitto;
 pub mod mqtt;
 pub mod peer;
