@@ -4,73 +4,46 @@
 //! headless Chromium (`tests/js/browser_demo.mjs`) and `mosquitto_sub`/`mosquitto_pub`.
 //!
 //! Every wait is bounded by [`PEER_WAIT`]; a child is killed when its handle drops.
+//! (The MQTT interop tests drive long-lived peers line by line: `crate::peer`.)
 
 // Test support: a panic here is a failed test, and JSON events are indexed freely.
 #![allow(clippy::indexing_slicing)]
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::peer::{Cli, mosquitto_client};
 use crate::{require_peer, workspace_root};
 
 /// How long a test waits for one expected event from a peer.
 pub const PEER_WAIT: Duration = Duration::from_secs(15);
 
 /// A child process whose stdout lines are JSON events (other lines become
-/// `{"ev": "line", "line": ...}`); killed on drop.
+/// `{"ev": "line", "line": ...}`), on [`Cli`]; killed on drop.
 pub struct EventPeer {
-    child: Child,
-    lines: Receiver<String>,
+    cli: Cli,
     name: String,
     /// Events received and not yet taken.
     pending: Vec<Value>,
-    /// Every stdout line so far, for failure messages.
-    seen: Vec<String>,
+}
+
+fn event(line: String) -> Value {
+    serde_json::from_str(&line).unwrap_or_else(|_| json!({"ev": "line", "line": line}))
 }
 
 impl EventPeer {
-    /// Starts `command` (stdin closed, stdout piped, stderr to the test's).
-    pub fn spawn(name: &str, mut command: Command) -> Self {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+    /// Starts `command` (stdout piped, stderr to the test's).
+    pub fn spawn(name: &str, command: Command) -> Self {
         Self {
-            child,
-            lines,
+            cli: Cli::spawn(name, command),
             name: name.to_string(),
             pending: Vec::new(),
-            seen: Vec::new(),
         }
-    }
-
-    /// The next event from the process (`None` once its stdout ended).
-    fn next_event(&mut self, deadline: Instant) -> Option<Value> {
-        let line = self
-            .lines
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .ok()?;
-        self.seen.push(line.clone());
-        Some(serde_json::from_str(&line).unwrap_or_else(|_| json!({"ev": "line", "line": line})))
     }
 
     /// Waits for the first event that satisfies `pred` (earlier events are kept).
@@ -80,14 +53,13 @@ impl EventPeer {
         }
         let deadline = Instant::now() + PEER_WAIT;
         loop {
-            match self.next_event(deadline) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.cli.next_line(left).map(event) {
                 Some(e) if pred(&e) => return e,
                 Some(e) => self.pending.push(e),
                 None => panic!(
-                    "{}: no {what} within {PEER_WAIT:?} (exit: {:?}); output: {:#?}",
-                    self.name,
-                    self.child.try_wait().ok().flatten(),
-                    self.seen
+                    "{}: no {what} within {PEER_WAIT:?}; output: {:#?}",
+                    self.name, self.cli.seen
                 ),
             }
         }
@@ -111,36 +83,16 @@ impl EventPeer {
 
     /// [`EventPeer::finish`] with a longer bound, for a longer scenario.
     pub fn finish_within(mut self, wait: Duration) -> Vec<Value> {
-        let deadline = Instant::now() + wait;
-        while let Some(e) = self.next_event(deadline) {
-            self.pending.push(e);
-        }
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{}: still running after {wait:?}; output: {:#?}",
-                self.name,
-                self.seen
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        assert!(
-            status.success(),
-            "{} failed ({status}); output: {:#?}",
+        let (code, rest) = self.cli.wait_exit(wait);
+        assert_eq!(
+            code,
+            Some(0),
+            "{} failed; output: {:#?}",
             self.name,
-            self.seen
+            self.cli.seen
         );
+        self.pending.extend(rest.into_iter().map(event));
         std::mem::take(&mut self.pending)
-    }
-}
-
-impl Drop for EventPeer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -204,10 +156,7 @@ pub fn mosquitto_sub(addr: SocketAddr, args: &[&str]) -> EventPeer {
 /// Runs `mosquitto_pub` towards `addr` with `args` (an `OsStr` can carry a payload
 /// that is not UTF-8); panics unless it exits 0 in time.
 pub fn mosquitto_pub<S: AsRef<OsStr>>(addr: SocketAddr, args: &[S]) {
-    let mut command = Command::new(require_peer(
-        "mosquitto_pub",
-        "apt-get install mosquitto-clients",
-    ));
+    let mut command = Command::new(mosquitto_client("mosquitto_pub"));
     command
         .args(["-h", &addr.ip().to_string(), "-p", &addr.port().to_string()])
         .args(args);
