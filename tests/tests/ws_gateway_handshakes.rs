@@ -226,3 +226,74 @@ async fn rfc6455_4_2_1_browser_style_handshakes_open_on_every_route() {
         }
     }
 }
+
+/// The routes that are not WebSockets (`/`, a static file, `/healthz`, `/metrics`,
+/// an unknown path) answer malformed requests with the right status too: 405 for a
+/// method other than GET/HEAD (RFC 9110 §15.5.6), 505 for a version HTTP/1 cannot
+/// speak (RFC 9112 §2.3), 400 for an HTTP/1.1 request without a Host or with two
+/// (RFC 9112 §3.2: MUST) and for a malformed request line or field (RFC 9112 §3,
+/// §5.1). HTTP/1.0 needs no Host. A WebSocket upgrade request on such a route is
+/// not switched: it is answered as the plain GET it also is (RFC 9110 §7.8 lets a
+/// server ignore Upgrade).
+#[tokio::test]
+async fn rfc9112_plain_routes_answer_malformed_requests() {
+    let server = InProcessServer::start().await;
+    let ws_headers = format!(
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n"
+    );
+    for (path, found) in [
+        ("/", 200),
+        ("/app.js", 200),
+        ("/healthz", 200),
+        ("/metrics", 200),
+        ("/nope", 404),
+    ] {
+        let cases: [(&str, String, u16); 9] = [
+            (
+                "POST",
+                format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"),
+                405,
+            ),
+            (
+                "DELETE",
+                format!("DELETE {path} HTTP/1.1\r\nHost: x\r\n\r\n"),
+                405,
+            ),
+            (
+                "HTTP/2.0",
+                format!("GET {path} HTTP/2.0\r\nHost: x\r\n\r\n"),
+                505,
+            ),
+            ("no Host", format!("GET {path} HTTP/1.1\r\n\r\n"), 400),
+            (
+                "two Hosts",
+                format!("GET {path} HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n"),
+                400,
+            ),
+            (
+                "two spaces in the request line",
+                format!("GET  {path} HTTP/1.1\r\nHost: x\r\n\r\n"),
+                400,
+            ),
+            (
+                "space in a field name",
+                format!("GET {path} HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n"),
+                400,
+            ),
+            (
+                "HTTP/1.0 without Host",
+                format!("GET {path} HTTP/1.0\r\n\r\n"),
+                found,
+            ),
+            (
+                "WebSocket upgrade",
+                format!("GET {path} HTTP/1.1\r\nHost: x\r\n{ws_headers}\r\n"),
+                found,
+            ),
+        ];
+        for (what, request, status) in cases {
+            let (got, text) = raw_http(server.http, request.as_bytes()).await;
+            assert_eq!(got, status, "{path} {what}: {text}");
+        }
+    }
+}

@@ -236,6 +236,18 @@ pub async fn handle<S: Driven>(
     let method = head.method.as_str();
     let path = head.path().to_string();
     let head_only = method == "HEAD";
+    if head.version_minor >= 1 && head.headers.count("host") != 1 {
+        // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without a
+        // Host or with several (the WebSocket routes check it again, RFC 6455 §4.2.1).
+        return respond(
+            &mut stream,
+            400,
+            "text/plain",
+            b"bad request: exactly one Host header field [RFC 9112 section 3.2]\n",
+            head_only,
+        )
+        .await;
+    }
     match (method, path.as_str()) {
         ("GET" | "HEAD", "/healthz") => {
             respond(&mut stream, 200, "text/plain", b"ok\n", head_only).await
