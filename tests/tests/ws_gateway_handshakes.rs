@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use realtime_server::http::HttpConfig;
-use realtime_tests::InProcessServer;
+use realtime_tests::{InProcessServer, loopback_config};
 use std::net::SocketAddr;
 
 use realtime_tests::ws::{raw_http, raw_http_while_sending, upgrade_head};
@@ -43,14 +42,13 @@ fn header(response: &str, name: &str) -> Option<String> {
 /// a client that sends no Origin (not a browser) are let in.
 #[tokio::test]
 async fn rfc6455_4_2_2_origin_policy_403_on_every_route() {
-    let server = InProcessServer::start_http(HttpConfig {
-        allowed_origins: Some(vec![
-            "https://good.example".into(),
-            "http://127.0.0.1:8080".into(),
-        ]),
-        ..HttpConfig::default()
-    })
-    .await;
+    let mut config = loopback_config();
+    config.http.allowed_origins = Some(vec![
+        "https://good.example".into(),
+        "http://127.0.0.1:8080".into(),
+    ]);
+    let broker = config.broker_config();
+    let server = InProcessServer::start_config(config, broker).await;
     let cases: &[(&str, u16)] = &[
         ("Origin: https://good.example\r\n", 101),
         ("Origin: HTTPS://GOOD.EXAMPLE\r\n", 101),
@@ -187,11 +185,10 @@ async fn rfc6585_5_oversized_heads_get_431_on_every_route() {
 /// timeout (slowloris) gets 408 and the connection is closed, on every route.
 #[tokio::test]
 async fn rfc9110_15_5_9_slow_heads_get_408_on_every_route() {
-    let server = InProcessServer::start_http(HttpConfig {
-        head_timeout: Duration::from_millis(300),
-        ..HttpConfig::default()
-    })
-    .await;
+    let mut config = loopback_config();
+    config.http.head_timeout_ms = 300;
+    let broker = config.broker_config();
+    let server = InProcessServer::start_config(config, broker).await;
     for path in ROUTES.iter().chain(&["/"]) {
         let partial = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n");
         let (status, text) = raw_http(server.http, partial.as_bytes()).await;

@@ -177,7 +177,10 @@ fn allowed_origin_flag_repeats() {
         c.http_config().allowed_origins.unwrap(),
         ["https://a.example", "http://localhost:8080"]
     );
-    let none = Cli::parse_from(["realtime-server"]).overrides.resolve().unwrap();
+    let none = Cli::parse_from(["realtime-server"])
+        .overrides
+        .resolve()
+        .unwrap();
     assert_eq!(none.http_config().allowed_origins, None);
     let bad = Cli::parse_from(["realtime-server", "--allowed-origin", "a b"]);
     assert!(

@@ -265,14 +265,17 @@ fn now() -> std::time::Instant {
 }
 
 /// Writes and flushes what is queued, then closes the stream (TLS: close_notify),
-/// waiting at most `limit`.
-async fn linger<S: AsyncWrite + Unpin>(
+/// then reads and drops what the peer still sends until it closes too, all within
+/// `limit`: the lingering close of [`super::tcp`], so that a peer still sending
+/// reads the last words instead of a reset (RFC 9293 §3.6).
+async fn linger<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     out: &mut OutQueue,
     unflushed: &mut bool,
     limit: Duration,
     ended: Ended,
 ) -> Ended {
+    let deadline = Instant::now() + limit;
     let flush = async {
         while !out.is_empty() || *unflushed {
             std::future::poll_fn(|cx| match poll_write_out(stream, out, unflushed, cx) {
@@ -284,10 +287,16 @@ async fn linger<S: AsyncWrite + Unpin>(
         }
         stream.shutdown().await
     };
-    match tokio::time::timeout(limit, flush).await {
-        Ok(Ok(())) => ended,
-        Ok(Err(err)) if err.kind() == io::ErrorKind::NotConnected => ended,
-        Ok(Err(err)) => Ended::Io(err),
-        Err(_) => Ended::LingerExpired,
+    match tokio::time::timeout_at(deadline, flush).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) if err.kind() == io::ErrorKind::NotConnected => return ended,
+        Ok(Err(err)) => return Ended::Io(err),
+        Err(_) => return Ended::LingerExpired,
     }
+    let drain = async {
+        let mut scratch = [0u8; 4096];
+        while let Ok(1..) = tokio::io::AsyncReadExt::read(stream, &mut scratch).await {}
+    };
+    let _ = tokio::time::timeout_at(deadline, drain).await;
+    ended
 }

@@ -100,7 +100,7 @@ pub async fn drive_with_input<P: Protocol>(
             // Reading resumes: what arrived while paused is handed over first.
             was_paused = false;
             if proto.on_read(&mut input, now()) == Status::Close {
-                return linger(&stream, proto.output(), config.linger, Ended::Closed).await;
+                return linger(&mut stream, proto.output(), config.linger, Ended::Closed).await;
             }
             continue;
         }
@@ -319,6 +319,20 @@ mod tests {
         watch::Sender<bool>,
         tokio::task::JoinHandle<Ended>,
     ) {
+        pair_on(pause_above, false).await
+    }
+
+    /// Like [`pair`]; `generic` runs the connection on the driver for any stream
+    /// ([`super::super::io`], the one TLS uses) instead of the readiness one.
+    async fn pair_on(
+        pause_above: usize,
+        generic: bool,
+    ) -> (
+        TcpStream,
+        Arc<Notify>,
+        watch::Sender<bool>,
+        tokio::task::JoinHandle<Ended>,
+    ) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap())
             .await
@@ -333,7 +347,13 @@ mod tests {
         };
         let w = wake.clone();
         let task = tokio::spawn(async move {
-            drive(server, proto, w, stopped, &DriverConfig::default()).await
+            let config = DriverConfig::default();
+            if generic {
+                let input = BytesMut::new();
+                super::super::io::drive_with_input(server, proto, input, w, stopped, &config).await
+            } else {
+                drive(server, proto, w, stopped, &config).await
+            }
         });
         (client, wake, stop, task)
     }
@@ -380,22 +400,26 @@ mod tests {
     /// size limit, answered with close 1009 mid-frame) reads the last words and
     /// an orderly end of stream, not a reset that destroys them (RFC 6455 §7.1.1:
     /// the peer must be able to read the Close; RFC 9293 §3.6: closing a socket
-    /// with unread data resets the connection).
+    /// with unread data resets the connection). Both drivers: the readiness one and
+    /// the generic one (TLS).
     #[tokio::test]
     async fn closing_while_the_peer_still_sends_ends_without_reset() {
-        for _ in 0..5 {
-            let (client, _wake, _stop, task) = pair(1 << 20).await;
+        for generic in [false, false, false, true, true, true] {
+            let (client, _wake, _stop, task) = pair_on(1 << 20, generic).await;
             let (mut rd, mut wr) = client.into_split();
             let writer = tokio::spawn(async move {
                 let _ = wr.write_all(b"quit\n").await;
-                // Keeps sending after the server decided to close.
+                // Keeps sending after the server decided to close: the lingering
+                // server reads it all, so no write meets a reset.
+                let mut written = 0;
                 for _ in 0..64 {
                     if wr.write_all(&[b'x'; 16 * 1024]).await.is_err() {
                         break;
                     }
+                    written += 1;
                     tokio::time::sleep(Duration::from_millis(2)).await;
                 }
-                wr
+                (wr, written)
             });
             let mut got = Vec::new();
             let read = tokio::time::timeout(Duration::from_secs(10), rd.read_to_end(&mut got))
@@ -403,11 +427,16 @@ mod tests {
                 .unwrap();
             assert!(
                 read.is_ok(),
-                "{read:?} after {:?}",
+                "generic driver: {generic}: {read:?} after {:?}",
                 String::from_utf8_lossy(&got)
             );
             assert_eq!(got, b"closing\n");
-            drop(writer.await.unwrap());
+            let (wr, written) = writer.await.unwrap();
+            assert_eq!(
+                written, 64,
+                "generic driver: {generic}: writes after the close"
+            );
+            drop(wr);
             assert!(matches!(task.await.unwrap(), Ended::Closed));
         }
     }
