@@ -24,11 +24,11 @@ pub(crate) fn mqtt_over_ws() -> Vec<Case> {
     let big = vec![b'x'; MAX_PACKET + 1];
     vec![
         case("text frame on /mqtt", t, "MQTT-6.0.0-1", "CONNECT in a Text frame", MqttOverWs(false, frame(0x81, &super::wire::connect(V5, "text", 60))), vec![WsClose(1003)]),
-        case("PUBLISH before CONNECT", t, "MQTT-3.1.0-1", "PUBLISH as the first packet", MqttOverWs(false, binary(&publish(0x30, b"a", None, Some(none), b"x"))), vec![WsClose(1000)]),
+        case("PUBLISH before CONNECT", t, "MQTT-3.1.0-1", "PUBLISH as the first packet", MqttOverWs(false, binary(&publish(0x30, b"a", None, Some(none), b"x"))), vec![WsClose(1002)]),
         case("no CONNECT in time", t, "broker.connect_timeout_ms", "the WebSocket opens, no CONNECT follows", MqttOverWs(false, vec![]), vec![WsClose(1000)]),
-        case("PUBLISH QoS 3", t, "MQTT-3.3.1-4", "PUBLISH first byte `0x36`", MqttOverWs(true, binary(&publish(0x36, b"a", Some(1), Some(none), b"x"))), vec![Disconnect(0x81), WsClose(1000)]),
-        case("Topic Alias out of range", t, "MQTT-3.3.2-9", "Topic Alias 9 (maximum 8)", MqttOverWs(true, binary(&publish(0x30, b"a", None, Some(&alias), b"x"))), vec![Disconnect(0x94), WsClose(1000)]),
-        case("MQTT packet over the packet size limit", t, "broker.max_packet_size", "PUBLISH of 16 KiB + 1 in one message", MqttOverWs(true, binary(&publish(0x30, b"a", None, Some(none), &big))), vec![Disconnect(0x95), WsClose(1000)]),
+        case("PUBLISH QoS 3", t, "MQTT-3.3.1-4", "PUBLISH first byte `0x36`", MqttOverWs(true, binary(&publish(0x36, b"a", Some(1), Some(none), b"x"))), vec![Disconnect(0x81), WsClose(1002)]),
+        case("Topic Alias out of range", t, "MQTT-3.3.2-9", "Topic Alias 9 (maximum 8)", MqttOverWs(true, binary(&publish(0x30, b"a", None, Some(&alias), b"x"))), vec![Disconnect(0x94), WsClose(1002)]),
+        case("MQTT packet over the packet size limit", t, "broker.max_packet_size", "PUBLISH of 16 KiB + 1 in one message", MqttOverWs(true, binary(&publish(0x30, b"a", None, Some(none), &big))), vec![Disconnect(0x95), WsClose(1002)]),
         case("message over the message size limit", t, "http.max_message_size", "Binary message of 32 KiB + 1", MqttOverWs(true, binary(&vec![0u8; MAX_MESSAGE + 1])), vec![WsClose(1009)]),
         case("unmasked frame on /mqtt", t, "RFC 6455 §5.1", "Binary frame without mask", MqttOverWs(true, vec![0x82, 0x02, 0xC0, 0x00]), vec![WsClose(1002)]),
     ]
