@@ -148,7 +148,7 @@ where
     if !input.is_empty() && proto.on_read(&mut input, now()) == Status::Close {
         return linger(
             &mut stream,
-            proto.output(),
+            proto,
             &mut unflushed,
             config.linger,
             Ended::Closed,
@@ -160,7 +160,7 @@ where
         let _ = proto.on_shutdown(now());
         return linger(
             &mut stream,
-            proto.output(),
+            proto,
             &mut unflushed,
             config.linger,
             Ended::Closed,
@@ -179,7 +179,7 @@ where
             if proto.on_read(&mut input, now()) == Status::Close {
                 return linger(
                     &mut stream,
-                    proto.output(),
+                    proto,
                     &mut unflushed,
                     config.linger,
                     Ended::Closed,
@@ -229,7 +229,7 @@ where
                 }
                 IoEvent::Eof => {
                     proto.on_eof(now());
-                    return linger(&mut stream, proto.output(), &mut unflushed, config.linger, Ended::PeerClosed).await;
+                    return linger(&mut stream, proto, &mut unflushed, config.linger, Ended::PeerClosed).await;
                 }
                 IoEvent::Wrote => Status::Open,
                 IoEvent::Failed(err) => {
@@ -250,7 +250,7 @@ where
         if status == Status::Close {
             return linger(
                 &mut stream,
-                proto.output(),
+                proto,
                 &mut unflushed,
                 config.linger,
                 Ended::Closed,
@@ -268,14 +268,16 @@ fn now() -> std::time::Instant {
 /// then reads and drops what the peer still sends until it closes too, all within
 /// `limit`: the lingering close of [`super::tcp`], so that a peer still sending
 /// reads the last words instead of a reset (RFC 9293 §3.6).
-async fn linger<S: AsyncRead + AsyncWrite + Unpin>(
+/// The protocol state is dropped before the wait for the peer, as there.
+async fn linger<S: AsyncRead + AsyncWrite + Unpin, P: Protocol>(
     stream: &mut S,
-    out: &mut OutQueue,
+    mut proto: P,
     unflushed: &mut bool,
     limit: Duration,
     ended: Ended,
 ) -> Ended {
     let deadline = Instant::now() + limit;
+    let out = proto.output();
     let flush = async {
         while !out.is_empty() || *unflushed {
             std::future::poll_fn(|cx| match poll_write_out(stream, out, unflushed, cx) {
@@ -293,6 +295,7 @@ async fn linger<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(Err(err)) => return Ended::Io(err),
         Err(_) => return Ended::LingerExpired,
     }
+    drop(proto);
     let drain = async {
         let mut scratch = [0u8; 4096];
         while let Ok(1..) = tokio::io::AsyncReadExt::read(stream, &mut scratch).await {}

@@ -74,12 +74,12 @@ pub async fn drive_with_input<P: Protocol>(
     config: &DriverConfig,
 ) -> Ended {
     if !input.is_empty() && proto.on_read(&mut input, now()) == Status::Close {
-        return linger(&mut stream, proto.output(), config.linger, Ended::Closed).await;
+        return linger(&mut stream, proto, config.linger, Ended::Closed).await;
     }
     let mut shutting_down = *shutdown.borrow();
     if shutting_down {
         let _ = proto.on_shutdown(now());
-        return linger(&mut stream, proto.output(), config.linger, Ended::Closed).await;
+        return linger(&mut stream, proto, config.linger, Ended::Closed).await;
     }
     let mut rate = super::rate::ReadRate::new(config.max_read_rate);
     let far = Instant::now() + Duration::from_secs(86_400 * 365);
@@ -100,7 +100,7 @@ pub async fn drive_with_input<P: Protocol>(
             // Reading resumes: what arrived while paused is handed over first.
             was_paused = false;
             if proto.on_read(&mut input, now()) == Status::Close {
-                return linger(&mut stream, proto.output(), config.linger, Ended::Closed).await;
+                return linger(&mut stream, proto, config.linger, Ended::Closed).await;
             }
             continue;
         }
@@ -136,7 +136,7 @@ pub async fn drive_with_input<P: Protocol>(
                 match stream.try_read_buf(&mut input) {
                     Ok(0) => {
                         proto.on_eof(now());
-                        return linger(&mut stream, proto.output(), config.linger, Ended::PeerClosed).await;
+                        return linger(&mut stream, proto, config.linger, Ended::PeerClosed).await;
                     }
                     Ok(n) => {
                         rate.consumed(n);
@@ -178,7 +178,7 @@ pub async fn drive_with_input<P: Protocol>(
             }
         };
         if status == Status::Close {
-            return linger(&mut stream, proto.output(), config.linger, Ended::Closed).await;
+            return linger(&mut stream, proto, config.linger, Ended::Closed).await;
         }
     }
 }
@@ -217,13 +217,18 @@ fn write_ready(stream: &TcpStream, out: &mut OutQueue) -> io::Result<()> {
 /// over the limit, the DISCONNECT telling an MQTT client why. So the driver sends
 /// FIN after the last byte and reads (and drops) whatever still comes until the
 /// peer closes too or `limit` runs out: a lingering close.
-async fn linger(
+///
+/// The protocol state is dropped once its output is written, before the wait for
+/// the peer: what it holds (the client's registry entry, its session) goes when
+/// the connection is over, not when the peer gets round to closing.
+async fn linger<P: Protocol>(
     stream: &mut TcpStream,
-    out: &mut OutQueue,
+    mut proto: P,
     limit: Duration,
     ended: Ended,
 ) -> Ended {
     let deadline = Instant::now() + limit;
+    let out = proto.output();
     let flush = async {
         loop {
             write_ready(stream, out)?;
@@ -238,6 +243,7 @@ async fn linger(
         Ok(Err(err)) => return Ended::Io(err),
         Err(_) => return Ended::LingerExpired,
     }
+    drop(proto);
     if tokio::io::AsyncWriteExt::shutdown(stream).await.is_err() {
         return ended;
     }
