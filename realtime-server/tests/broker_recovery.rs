@@ -114,6 +114,7 @@ fn persistent_session_survives_restart() {
             &c.session,
             message("other", b"y", QoS::ExactlyOnce, false),
             Some(incoming),
+            None,
             now,
         );
         broker.disconnect(&c.session, c.conn_id, Departure::WithWill, None, now);

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use mqtt_proto::{PacketId, QoS};
+use tokio::sync::Notify;
 
 use super::{AckResult, Broker, Commit, Delivery, Message, Session};
 use crate::store::{OutboundState, StoreOp};
@@ -143,11 +144,14 @@ impl Broker {
     /// A PUBLISH from a client of `session`. For QoS 2 (`qos2_id`), the packet id
     /// joins the exactly-once state in the same commit as the routed message, and
     /// a PUBLISH whose id is already there is not routed again (MQTT-4.3.3-10).
+    /// `waker` wakes the publishing connection: given, a subscriber's full queue
+    /// can hold it back ([`super::pushback`]).
     pub fn publish_from(
         &self,
         session: &Session,
         message: Message,
         qos2_id: Option<PacketId>,
+        waker: Option<&Arc<Notify>>,
         now: Instant,
     ) -> PublishResult {
         let mut ops = Vec::new();
@@ -169,7 +173,7 @@ impl Broker {
             }
         }
         let mut refs = self.message_refs(now);
-        refs.publisher_wake = session.lock().link.as_ref().map(|l| l.wake.clone());
+        refs.publisher_wake = waker;
         let matched = self.publish_inner(Arc::new(message), now, &mut refs, &mut ops);
         PublishResult {
             matched,

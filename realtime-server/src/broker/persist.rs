@@ -168,7 +168,7 @@ pub(super) struct MessageRefs<'a> {
     now_ms: u64,
     /// The publishing connection's waker, when it can be held back
     /// ([`super::pushback`]).
-    pub(super) publisher_wake: Option<Arc<Notify>>,
+    pub(super) publisher_wake: Option<&'a Arc<Notify>>,
     /// Set when a subscriber's queue asked the publisher to pause.
     pub(super) congested: bool,
 }

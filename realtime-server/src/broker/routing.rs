@@ -196,7 +196,7 @@ impl Broker {
                 st.wake();
                 // Back-pressure on the publisher (not on itself: it drains its own
                 // queue whatever it reads).
-                if let Some(waker) = &refs.publisher_wake
+                if let Some(waker) = refs.publisher_wake
                     && st
                         .link
                         .as_ref()

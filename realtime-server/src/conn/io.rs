@@ -188,10 +188,12 @@ where
             }
         }
         was_paused = proto.read_paused();
-        let deadline = match (proto.deadline().map(Instant::from_std), rate.resume_at()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let deadline = proto
+            .deadline()
+            .map(Instant::from_std)
+            .into_iter()
+            .chain(rate.resume_at())
+            .min();
         if let Some(d) = deadline
             && sleep.deadline() != d
         {

@@ -106,10 +106,12 @@ pub async fn drive_with_input<P: Protocol>(
         }
         was_paused = paused;
         let rate_resume = rate.resume_at();
-        let deadline = match (proto.deadline().map(Instant::from_std), rate_resume) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let deadline = proto
+            .deadline()
+            .map(Instant::from_std)
+            .into_iter()
+            .chain(rate_resume)
+            .min();
         if let Some(d) = deadline
             && sleep.deadline() != d
         {

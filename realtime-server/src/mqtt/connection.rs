@@ -899,7 +899,9 @@ impl MqttConnection {
         self.broker.metrics.count_received(qos, p.payload.len());
         let qos2_id = packet_id.filter(|_| qos == QoS::ExactlyOnce);
         let message = message_from_publish(p, session.key, now);
-        let result = self.broker.publish_from(&session, message, qos2_id, now);
+        let result = self
+            .broker
+            .publish_from(&session, message, qos2_id, Some(&self.wake), now);
         if result.congested {
             self.pushback_until = Some(now + crate::broker::pushback::GRACE);
             self.broker.metrics.publisher_pauses.inc();
@@ -1130,18 +1132,11 @@ impl Protocol for MqttConnection {
             Some(l) if l.keep_alive.is_zero() => None,
             Some(l) => Some(l.last_packet + l.keep_alive * 3 / 2),
         };
-        // While over the PUBLISH rate, wake up when reading may resume.
-        let resume = match (
-            self.publish_rate.resume_at_peek(Instant::now()),
-            self.pushback_until,
-        ) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        match (own, resume) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        // While over the PUBLISH rate or pushed back, wake up when reading may resume.
+        own.into_iter()
+            .chain(self.publish_rate.resume_at_peek(Instant::now()))
+            .chain(self.pushback_until)
+            .min()
     }
 
     fn output(&mut self) -> &mut OutQueue {

@@ -652,10 +652,10 @@ impl WsApp for JsonClient {
 
     fn deadline(&self) -> Option<Instant> {
         let stall = self.stalled_since.map(|since| since + STALL_LIMIT);
-        match (stall, self.publish_rate.resume_at_peek(Instant::now())) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        stall
+            .into_iter()
+            .chain(self.publish_rate.resume_at_peek(Instant::now()))
+            .min()
     }
 
     fn read_paused(&self) -> bool {
