@@ -81,19 +81,7 @@ impl Publish {
         version: ProtocolVersion,
         buf: &mut BytesMut,
     ) -> Result<usize, EncodeError> {
-        let (header, props) = self.variable_header_len(version)?;
-        let body_len = header + self.payload.len();
-        let total = total_len::<Self>(body_len)?;
-        let written = write_exact(buf, total - self.payload.len(), |out| {
-            out.put_u8(((PacketType::Publish as u8) << 4) | self.flags());
-            out.put_varint(body_len as u32);
-            self.put_variable_header(version, props, out);
-        });
-        if written {
-            Ok(total)
-        } else {
-            Err(size_mismatch::<Self>())
-        }
+        self.encode_with(version, buf, false)
     }
 
     /// Appends the whole packet, encoded for `version`, to `buf` (the payload is
@@ -105,14 +93,32 @@ impl Publish {
         version: ProtocolVersion,
         buf: &mut BytesMut,
     ) -> Result<usize, EncodeError> {
+        self.encode_with(version, buf, true)
+    }
+
+    /// The header, and the payload if `with_payload`; returns the whole packet's size.
+    #[inline(always)]
+    fn encode_with(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut BytesMut,
+        with_payload: bool,
+    ) -> Result<usize, EncodeError> {
         let (header, props) = self.variable_header_len(version)?;
         let body_len = header + self.payload.len();
         let total = total_len::<Self>(body_len)?;
-        let written = write_exact(buf, total, |out| {
+        let written_len = if with_payload {
+            total
+        } else {
+            total - self.payload.len()
+        };
+        let written = write_exact(buf, written_len, |out| {
             out.put_u8(((PacketType::Publish as u8) << 4) | self.flags());
             out.put_varint(body_len as u32);
             self.put_variable_header(version, props, out);
-            out.extend_from_slice(&self.payload);
+            if with_payload {
+                out.extend_from_slice(&self.payload);
+            }
         });
         if written {
             Ok(total)
