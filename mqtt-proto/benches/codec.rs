@@ -105,7 +105,8 @@ fn publish_1k_props() -> Publish {
             UserProperty::new("schema", "v2"),
         ],
         ..PublishProperties::default()
-    };
+    }
+    .into();
     p
 }
 
@@ -132,7 +133,7 @@ fn connect(v: ProtocolVersion) -> Connect {
 fn subscribe(v: ProtocolVersion) -> Subscribe {
     let mut s = Subscribe {
         packet_id: id(9),
-        properties: SubscribeProperties::default(),
+        properties: SubscribeProperties::default().into(),
         subscriptions: vec![
             Subscription::new("sensors/+/temperature", QoS::AtLeastOnce),
             Subscription::new("fleet/#", QoS::AtMostOnce),

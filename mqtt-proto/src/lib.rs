@@ -36,6 +36,7 @@ pub mod packet;
 mod packet_type;
 mod properties;
 pub mod property;
+mod property_box;
 mod qos;
 mod reader;
 mod reason;
@@ -59,6 +60,7 @@ pub use properties::{
     WillProperties,
 };
 pub use property::{PropertyContext, PropertyId, PropertyType};
+pub use property_box::{PropertyBox, PropertySet};
 pub use qos::QoS;
 pub use reason::ReasonCode;
 pub use utf8::{Utf8Bytes, Utf8Error, validate_mqtt_str};

@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use crate::error::{DecodeError, Rule};
 use crate::property::{PropertyContext, PropertyId, PropertyType};
+use crate::property_box::{PropertyBox, PropertySet};
 use crate::reader::Reader;
 use crate::utf8::Utf8Bytes;
 use crate::writer::{Out, field_len, put_field};
@@ -253,6 +254,24 @@ macro_rules! properties {
             pub user_properties: Vec<UserProperty>,
         }
 
+        impl crate::property_box::sealed::Sealed for $name {}
+
+        impl PropertySet for $name {
+            fn empty() -> &'static Self {
+                static EMPTY: $name = $name {
+                    $( $field: None, )*
+                    $( $rfield: Vec::new(), )?
+                    user_properties: Vec::new(),
+                };
+                &EMPTY
+            }
+
+            #[inline]
+            fn is_empty(&self) -> bool {
+                $name::is_empty(self)
+            }
+        }
+
         impl $name {
             /// Where these properties appear.
             pub const CONTEXT: PropertyContext = $ctx;
@@ -266,12 +285,36 @@ macro_rules! properties {
 
             /// Decodes a Property Length and the properties it covers.
             #[inline]
+            #[allow(dead_code)]
             pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
                 if r.take_zero_byte() {
                     return Ok(Self::default());
                 }
-                let mut s = section(r)?;
                 let mut props = Self::default();
+                props.decode_into(r)?;
+                Ok(props)
+            }
+
+            /// Decodes a Property Length and the properties it covers into a
+            /// [`PropertyBox`]: nothing allocated when there are none, the set
+            /// built in its box otherwise (no move of it afterwards).
+            #[inline]
+            #[allow(dead_code)]
+            pub(crate) fn decode_boxed(r: &mut Reader<'_>) -> Result<PropertyBox<Self>, DecodeError> {
+                if r.take_zero_byte() {
+                    return Ok(PropertyBox::default());
+                }
+                let mut props = Box::<Self>::default();
+                props.decode_into(r)?;
+                Ok(PropertyBox::from_box(props))
+            }
+
+            /// Decodes a Property Length and the properties it covers into `props`
+            /// (empty).
+            #[inline]
+            fn decode_into(&mut self, r: &mut Reader<'_>) -> Result<(), DecodeError> {
+                let props = self;
+                let mut s = section(r)?;
                 while s.remaining() > 0 {
                     match identifier(&mut s, Self::CONTEXT)? {
                         $( PropertyId::$id => {
@@ -293,7 +336,7 @@ macro_rules! properties {
                         }
                     }
                 }
-                Ok(props)
+                Ok(())
             }
 
             /// The size of the properties without their Property Length.

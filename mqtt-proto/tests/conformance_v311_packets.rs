@@ -118,7 +118,7 @@ fn v311_mqtt_3_8_3_4_reserved_bits_and_qos_3_are_malformed() {
     sub.options.retain_handling = RetainHandling::DoNotSend;
     let p = Packet::Subscribe(Subscribe {
         packet_id: id(1),
-        properties: SubscribeProperties::default(),
+        properties: SubscribeProperties::default().into(),
         subscriptions: vec![sub],
     });
     assert_eq!(enc(V, &p).last(), Some(&0x01));
@@ -134,7 +134,7 @@ fn v311_mqtt_3_9_3_2_reserved_suback_codes_not_used() {
     // 5.0 failure codes go out as 0x80.
     let a = SubAck {
         packet_id: id(1),
-        properties: AckProperties::default(),
+        properties: AckProperties::default().into(),
         reason_codes: vec![ReasonCode::NotAuthorized, ReasonCode::GrantedQoS2],
     };
     assert_eq!(enc(V, &Packet::SubAck(a)), frame(0x90, &[0, 1, 0x80, 0x02]));

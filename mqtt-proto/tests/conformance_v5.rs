@@ -188,7 +188,7 @@ fn v5_mqtt_2_2_2_1_no_properties_is_property_length_zero() {
     assert_eq!(bytes, [0x30, 0x05, 0, 1, b't', 0x00, b'x']);
     let sub = Subscribe {
         packet_id: id(1),
-        properties: SubscribeProperties::default(),
+        properties: SubscribeProperties::default().into(),
         subscriptions: vec![Subscription::new("a", QoS::AtMostOnce)],
     };
     assert_eq!(
@@ -270,7 +270,7 @@ fn v5_mqtt_4_7_3_3_topics_at_most_65535_bytes() {
     );
     let sub = Subscribe {
         packet_id: id(1),
-        properties: SubscribeProperties::default(),
+        properties: SubscribeProperties::default().into(),
         subscriptions: vec![Subscription::new(
             Utf8Bytes::from("a".repeat(70_000)),
             QoS::AtMostOnce,
@@ -481,7 +481,8 @@ fn v5_every_property_round_trips_in_its_packets() {
         reason_string: Some("r".into()),
         server_reference: Some("s".into()),
         user_properties: vec![],
-    };
+    }
+    .into();
     let d = Packet::Disconnect(d);
     assert_eq!(ok(V, &enc(V, &d)), d);
 }

@@ -288,7 +288,7 @@ fn v5_mqtt_3_9_3_2_suback_uses_subscribe_reason_codes() {
     );
     let p = Packet::SubAck(SubAck {
         packet_id: id(1),
-        properties: AckProperties::default(),
+        properties: AckProperties::default().into(),
         reason_codes: vec![ReasonCode::NoSubscriptionExisted],
     });
     assert!(matches!(enc_err(V, &p), EncodeError::Invalid { .. }));
@@ -361,7 +361,7 @@ fn v5_mqtt_3_11_3_2_unsuback_uses_unsubscribe_reason_codes() {
     );
     let p = Packet::UnsubAck(UnsubAck {
         packet_id: id(1),
-        properties: AckProperties::default(),
+        properties: AckProperties::default().into(),
         reason_codes: vec![ReasonCode::GrantedQoS1],
     });
     assert!(matches!(enc_err(V, &p), EncodeError::Invalid { .. }));

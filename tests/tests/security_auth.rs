@@ -230,8 +230,15 @@ async fn mqtt_5_enhanced_authentication_scram_sha_256() {
             panic!("expected AUTH")
         };
         assert_eq!(challenge.reason_code, ReasonCode::ContinueAuthentication);
-        let server_first =
-            String::from_utf8(challenge.properties.authentication_data.unwrap().to_vec()).unwrap();
+        let server_first = String::from_utf8(
+            challenge
+                .properties
+                .into_inner()
+                .authentication_data
+                .unwrap()
+                .to_vec(),
+        )
+        .unwrap();
         let (last, expected) = scram::last("alice", password, nonce, &server_first).unwrap();
         let mut reply = Auth {
             reason_code: ReasonCode::ContinueAuthentication,
@@ -562,7 +569,14 @@ async fn mqtt_5_re_authentication() {
     let data = |p: Packet| match p {
         Packet::Auth(a) => (
             a.reason_code,
-            String::from_utf8(a.properties.authentication_data.unwrap().to_vec()).unwrap(),
+            String::from_utf8(
+                a.properties
+                    .into_inner()
+                    .authentication_data
+                    .unwrap()
+                    .to_vec(),
+            )
+            .unwrap(),
         ),
         other => panic!("expected AUTH, got {other:?}"),
     };

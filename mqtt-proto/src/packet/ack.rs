@@ -5,6 +5,7 @@ use super::{
 };
 use crate::error::{DecodeError, EncodeError, Rule};
 use crate::properties::{AckProperties, Dropped};
+use crate::property_box::PropertyBox;
 use crate::reader::Reader;
 use crate::writer::Out;
 use crate::{PacketType, ProtocolVersion, ReasonCode};
@@ -18,7 +19,7 @@ pub struct PubResponse {
     /// The reason code ([`ReasonCode::Success`] in 3.1.1).
     pub reason_code: ReasonCode,
     /// Reason String and User Properties (5.0 only).
-    pub properties: AckProperties,
+    pub properties: PropertyBox<AckProperties>,
 }
 
 impl PubResponse {
@@ -27,7 +28,7 @@ impl PubResponse {
         Self {
             packet_id,
             reason_code: ReasonCode::Success,
-            properties: AckProperties::default(),
+            properties: PropertyBox::default(),
         }
     }
 }
@@ -49,7 +50,7 @@ pub(super) fn decode(r: &mut Reader<'_>, t: PacketType) -> Result<PubResponse, D
             .filter(|c| c.is_valid_for(t))
             .ok_or_else(|| r.malformed(reason_rule(t), "reason code not valid for this packet"))?;
         if r.remaining() > 0 {
-            out.properties = AckProperties::decode(r)?;
+            out.properties = AckProperties::decode_boxed(r)?;
         }
     }
     Ok(out)

@@ -3,6 +3,7 @@
 use super::{Body, invalid, invalid_property, put_reason_tail, reason_tail_len};
 use crate::error::{DecodeError, EncodeError, Rule};
 use crate::properties::{AuthProperties, Dropped};
+use crate::property_box::PropertyBox;
 use crate::reader::Reader;
 use crate::writer::Out;
 use crate::{PacketType, ProtocolVersion, ReasonCode};
@@ -14,7 +15,7 @@ pub struct Auth {
     /// The Authenticate Reason Code.
     pub reason_code: ReasonCode,
     /// AUTH properties.
-    pub properties: AuthProperties,
+    pub properties: PropertyBox<AuthProperties>,
 }
 
 const AUTH_REASON: Rule = Rule::v5("MQTT-3.15.2-1");
@@ -27,7 +28,7 @@ pub(super) fn decode(r: &mut Reader<'_>) -> Result<Auth, DecodeError> {
             .filter(|c| c.is_valid_for(PacketType::Auth))
             .ok_or_else(|| r.malformed(AUTH_REASON, "not an Authenticate Reason Code"))?;
         if r.remaining() > 0 {
-            out.properties = AuthProperties::decode(r)?;
+            out.properties = AuthProperties::decode_boxed(r)?;
             if out.properties.authentication_data.is_some()
                 && out.properties.authentication_method.is_none()
             {

@@ -3,6 +3,7 @@
 use super::{Body, invalid, invalid_property, put_reason_tail, reason_tail_len};
 use crate::error::{DecodeError, EncodeError, Rule};
 use crate::properties::{DisconnectProperties, Dropped};
+use crate::property_box::PropertyBox;
 use crate::reader::Reader;
 use crate::writer::Out;
 use crate::{PacketType, ProtocolVersion, ReasonCode};
@@ -18,7 +19,7 @@ pub struct Disconnect {
     /// The Disconnect Reason Code (0x00 Normal disconnection in 3.1.1).
     pub reason_code: ReasonCode,
     /// DISCONNECT properties (5.0 only).
-    pub properties: DisconnectProperties,
+    pub properties: PropertyBox<DisconnectProperties>,
 }
 
 impl Disconnect {
@@ -26,7 +27,7 @@ impl Disconnect {
     pub fn new(reason_code: ReasonCode) -> Self {
         Self {
             reason_code,
-            properties: DisconnectProperties::default(),
+            properties: PropertyBox::default(),
         }
     }
 }
@@ -40,7 +41,7 @@ pub(super) fn decode(r: &mut Reader<'_>) -> Result<Disconnect, DecodeError> {
             .filter(|c| c.is_valid_for(PacketType::Disconnect))
             .ok_or_else(|| r.malformed(DISCONNECT_REASON, "not a Disconnect Reason Code"))?;
         if r.remaining() > 0 {
-            out.properties = DisconnectProperties::decode(r)?;
+            out.properties = DisconnectProperties::decode_boxed(r)?;
         }
     }
     Ok(out)

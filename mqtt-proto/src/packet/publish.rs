@@ -12,6 +12,7 @@ use super::{
 use crate::error::{DecodeError, EncodeError, Rule};
 use crate::packet::connect::check_topic_name;
 use crate::properties::{Dropped, PublishProperties, with_length};
+use crate::property_box::PropertyBox;
 use crate::reader::{REMAINING_LENGTH, Reader, UTF8_NO_NULL};
 use crate::utf8::{TopicNameError, Utf8Bytes, Utf8Error};
 use crate::writer::{Out, field_len, put_field, write_exact};
@@ -46,8 +47,9 @@ pub struct Publish {
     pub topic: Utf8Bytes,
     /// The Packet Identifier: present exactly when QoS > 0 (MQTT-2.2.1-2).
     pub packet_id: Option<PacketId>,
-    /// PUBLISH properties (5.0 only).
-    pub properties: PublishProperties,
+    /// PUBLISH properties (5.0 only), out of line: a PUBLISH without properties
+    /// allocates nothing for them.
+    pub properties: PropertyBox<PublishProperties>,
     /// The Application Message.
     pub payload: Bytes,
 }
@@ -221,13 +223,13 @@ pub(super) fn decode(
         _ => Some(read_packet_id(&mut r)?),
     };
     let properties = if version.is_v5() {
-        let p = PublishProperties::decode(&mut r)?;
+        let p = PublishProperties::decode_boxed(&mut r)?;
         if let Some(t) = &p.response_topic {
             check_topic_name(&r, t, Some(RESPONSE_TOPIC))?;
         }
         p
     } else {
-        PublishProperties::default()
+        PropertyBox::default()
     };
     if topic.is_empty() && properties.topic_alias.is_none() {
         return Err(r.protocol(TOPIC_EMPTY, "empty Topic Name without a Topic Alias"));
@@ -312,7 +314,7 @@ pub(crate) fn take_plain(
         retain: flags & 0b0001 != 0,
         topic,
         packet_id,
-        properties: PublishProperties::default(),
+        properties: PropertyBox::default(),
         payload,
     })))
 }

@@ -3,6 +3,7 @@
 use super::{Body, PacketId, invalid, invalid_property, read_packet_id};
 use crate::error::{DecodeError, EncodeError, Rule};
 use crate::properties::{AckProperties, Dropped, SubscribeProperties, with_length};
+use crate::property_box::PropertyBox;
 use crate::reader::Reader;
 use crate::utf8::Utf8Bytes;
 use crate::writer::{Out, field_len, put_field};
@@ -63,7 +64,7 @@ pub struct Subscribe {
     /// The Packet Identifier.
     pub packet_id: PacketId,
     /// SUBSCRIBE properties (5.0 only).
-    pub properties: SubscribeProperties,
+    pub properties: PropertyBox<SubscribeProperties>,
     /// The subscriptions, at least one (MQTT-3.8.3-2).
     pub subscriptions: Vec<Subscription>,
 }
@@ -74,7 +75,7 @@ pub struct SubAck {
     /// The Packet Identifier of the SUBSCRIBE.
     pub packet_id: PacketId,
     /// Reason String and User Properties (5.0 only).
-    pub properties: AckProperties,
+    pub properties: PropertyBox<AckProperties>,
     /// One Subscribe Reason Code per subscription, in order (MQTT-3.9.3-1). In
     /// 3.1.1: Granted QoS 0/1/2 or a failure, encoded as 0x80.
     pub reason_codes: Vec<ReasonCode>,
@@ -106,9 +107,9 @@ pub(super) fn decode(r: &mut Reader<'_>) -> Result<Subscribe, DecodeError> {
     let packet_id = read_packet_id(r)?;
     let v5 = r.version().is_v5();
     let properties = if v5 {
-        SubscribeProperties::decode(r)?
+        SubscribeProperties::decode_boxed(r)?
     } else {
-        SubscribeProperties::default()
+        PropertyBox::default()
     };
     if r.remaining() == 0 {
         return Err(r.protocol(NO_SUBSCRIPTION, "SUBSCRIBE without a Topic Filter"));
@@ -157,9 +158,9 @@ pub(super) fn decode_suback(r: &mut Reader<'_>) -> Result<SubAck, DecodeError> {
     let packet_id = read_packet_id(r)?;
     let v5 = r.version().is_v5();
     let properties = if v5 {
-        AckProperties::decode(r)?
+        AckProperties::decode_boxed(r)?
     } else {
-        AckProperties::default()
+        PropertyBox::default()
     };
     if r.remaining() == 0 {
         return Err(r.protocol(SUBACK_EMPTY, "SUBACK without a reason code"));

@@ -4,6 +4,7 @@ use super::subscribe::check_filter;
 use super::{Body, PacketId, invalid, invalid_property, read_packet_id};
 use crate::error::{DecodeError, EncodeError, Rule};
 use crate::properties::{AckProperties, Dropped, UnsubscribeProperties, with_length};
+use crate::property_box::PropertyBox;
 use crate::reader::Reader;
 use crate::utf8::Utf8Bytes;
 use crate::writer::{Out, field_len, put_field};
@@ -15,7 +16,7 @@ pub struct Unsubscribe {
     /// The Packet Identifier.
     pub packet_id: PacketId,
     /// UNSUBSCRIBE properties (5.0 only).
-    pub properties: UnsubscribeProperties,
+    pub properties: PropertyBox<UnsubscribeProperties>,
     /// The Topic Filters, at least one (MQTT-3.10.3-2).
     pub filters: Vec<Utf8Bytes>,
 }
@@ -26,7 +27,7 @@ pub struct UnsubAck {
     /// The Packet Identifier of the UNSUBSCRIBE.
     pub packet_id: PacketId,
     /// Reason String and User Properties (5.0 only).
-    pub properties: AckProperties,
+    pub properties: PropertyBox<AckProperties>,
     /// One Unsubscribe Reason Code per filter (5.0 only; empty in 3.1.1).
     pub reason_codes: Vec<ReasonCode>,
 }
@@ -38,9 +39,9 @@ const UNSUBACK_CODE: Rule = Rule::v5("MQTT-3.11.3-2");
 pub(super) fn decode(r: &mut Reader<'_>) -> Result<Unsubscribe, DecodeError> {
     let packet_id = read_packet_id(r)?;
     let properties = if r.version().is_v5() {
-        UnsubscribeProperties::decode(r)?
+        UnsubscribeProperties::decode_boxed(r)?
     } else {
-        UnsubscribeProperties::default()
+        PropertyBox::default()
     };
     if r.remaining() == 0 {
         return Err(r.protocol(NO_FILTER, "UNSUBSCRIBE without a Topic Filter"));
@@ -62,11 +63,11 @@ pub(super) fn decode_unsuback(r: &mut Reader<'_>) -> Result<UnsubAck, DecodeErro
     let packet_id = read_packet_id(r)?;
     let mut out = UnsubAck {
         packet_id,
-        properties: AckProperties::default(),
+        properties: PropertyBox::default(),
         reason_codes: Vec::new(),
     };
     if r.version().is_v5() {
-        out.properties = AckProperties::decode(r)?;
+        out.properties = AckProperties::decode_boxed(r)?;
         out.reason_codes.reserve(r.remaining());
         while r.remaining() > 0 {
             let code = ReasonCode::from_u8(r.u8()?)

@@ -326,7 +326,7 @@ pub fn publish(v: ProtocolVersion) -> impl Strategy<Value = Publish> {
                     retain,
                     topic,
                     packet_id: (qos != QoS::AtMostOnce).then_some(id),
-                    properties,
+                    properties: properties.into(),
                     payload,
                 }
             },
@@ -350,7 +350,7 @@ pub fn pub_response(v: ProtocolVersion, t: PacketType) -> impl Strategy<Value = 
     (packet_id(), reason_for(t), ack_properties(v)).prop_map(move |(id, rc, p)| PubResponse {
         packet_id: id,
         reason_code: if v.is_v5() { rc } else { ReasonCode::Success },
-        properties: p,
+        properties: p.into(),
     })
 }
 
@@ -401,8 +401,9 @@ pub fn subscribe(v: ProtocolVersion) -> impl Strategy<Value = Subscribe> {
                     subscription_identifier: sid,
                     user_properties: user,
                 }
+                .into()
             } else {
-                SubscribeProperties::default()
+                SubscribeProperties::default().into()
             },
             subscriptions,
         })
@@ -422,7 +423,7 @@ pub fn suback(v: ProtocolVersion) -> impl Strategy<Value = SubAck> {
     };
     (packet_id(), ack_properties(v), vec(codes, 1..5)).prop_map(|(id, p, codes)| SubAck {
         packet_id: id,
-        properties: p,
+        properties: p.into(),
         reason_codes: codes,
     })
 }
@@ -434,7 +435,8 @@ pub fn unsubscribe(v: ProtocolVersion) -> impl Strategy<Value = Unsubscribe> {
             packet_id: id,
             properties: UnsubscribeProperties {
                 user_properties: if v5 { user } else { Vec::new() },
-            },
+            }
+            .into(),
             filters,
         },
     )
@@ -449,7 +451,7 @@ pub fn unsuback(v: ProtocolVersion) -> impl Strategy<Value = UnsubAck> {
     )
         .prop_map(move |(id, p, codes)| UnsubAck {
             packet_id: id,
-            properties: p,
+            properties: p.into(),
             reason_codes: if v5 { codes } else { Vec::new() },
         })
 }
@@ -470,7 +472,8 @@ pub fn disconnect(v: ProtocolVersion) -> BoxedStrategy<Disconnect> {
                     reason_string: rs,
                     server_reference: sr,
                     user_properties: user,
-                },
+                }
+                .into(),
             })
             .boxed()
     } else {
@@ -497,7 +500,8 @@ pub fn auth() -> impl Strategy<Value = Auth> {
                     authentication_data: d,
                     reason_string: rs,
                     user_properties: user,
-                },
+                }
+                .into(),
             }
         })
 }

@@ -71,7 +71,7 @@ pub fn pub_response(code: ReasonCode) -> PubResponse {
     PubResponse {
         packet_id: id(1),
         reason_code: code,
-        properties: ack_props(),
+        properties: ack_props().into(),
     }
 }
 
@@ -113,7 +113,7 @@ pub fn subscribe(options: u8, filter: &[u8]) -> Vec<u8> {
 pub fn suback(codes: Vec<ReasonCode>) -> SubAck {
     SubAck {
         packet_id: id(1),
-        properties: ack_props(),
+        properties: ack_props().into(),
         reason_codes: codes,
     }
 }
@@ -121,7 +121,7 @@ pub fn suback(codes: Vec<ReasonCode>) -> SubAck {
 pub fn unsuback(codes: Vec<ReasonCode>) -> UnsubAck {
     UnsubAck {
         packet_id: id(1),
-        properties: ack_props(),
+        properties: ack_props().into(),
         reason_codes: codes,
     }
 }
@@ -141,6 +141,7 @@ pub fn auth() -> Packet {
             reason_string: Some("why".into()),
             user_properties: vec![UserProperty::new("k", "v")],
             ..AuthProperties::default()
-        },
+        }
+        .into(),
     })
 }

@@ -67,7 +67,7 @@ fn encode_properties(props: &PublishProperties) -> Bytes {
     }
     let publish = Publish {
         topic: Utf8Bytes::from_static("p"),
-        properties: props.clone(),
+        properties: props.clone().into(),
         ..Publish::default()
     };
     let mut buf = BytesMut::new();
@@ -85,7 +85,7 @@ fn decode_properties(bytes: &[u8]) -> PublishProperties {
         return PublishProperties::default();
     }
     match mqtt_proto::decode_packet(ProtocolVersion::V5, bytes) {
-        Ok(Packet::Publish(p)) => p.properties,
+        Ok(Packet::Publish(p)) => p.properties.into_inner(),
         _ => {
             tracing::warn!("stored message properties do not decode; dropped");
             PublishProperties::default()

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use mqtt_proto::{
-    AckProperties, ConnAck, Connect, ConnectDecoder, DecodeError, Decoder, Disconnect, Packet,
-    PacketId, ProtocolVersion, PubResponse, Publish, QoS, ReasonCode, SubAck, Subscribe, UnsubAck,
+    ConnAck, Connect, ConnectDecoder, DecodeError, Decoder, Disconnect, Packet, PacketId,
+    ProtocolVersion, PubResponse, Publish, QoS, ReasonCode, SubAck, Subscribe, UnsubAck,
     Unsubscribe, Utf8Bytes,
 };
 use tokio::sync::Notify;
@@ -684,7 +684,8 @@ impl MqttConnection {
             retain: d.retain,
             topic: m.topic.clone(),
             packet_id,
-            properties,
+            // Boxed only when not empty: no allocation for a plain message.
+            properties: properties.into(),
             payload: m.payload.clone(),
         };
         // Topic aliases towards the client (MQTT-3.3.2-11, never above its maximum).
@@ -988,7 +989,7 @@ impl MqttConnection {
         // MQTT-3.8.4-1/6: a SUBACK with one code per filter, same packet id.
         let ack = SubAck {
             packet_id: s.packet_id,
-            properties: AckProperties::default(),
+            properties: Default::default(),
             reason_codes: codes,
         };
         self.send(&Packet::SubAck(ack));
@@ -1017,7 +1018,7 @@ impl MqttConnection {
             .collect();
         let ack = UnsubAck {
             packet_id: u.packet_id,
-            properties: AckProperties::default(),
+            properties: Default::default(),
             reason_codes: codes,
         };
         self.send(&Packet::UnsubAck(ack));

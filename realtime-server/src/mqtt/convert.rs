@@ -18,7 +18,7 @@ pub(super) fn message_from_publish(
         publish.payload,
         publish.qos,
         publish.retain,
-        publish.properties,
+        publish.properties.into_inner(),
         Some(publisher),
         now,
     )

@@ -166,7 +166,11 @@ fn server_auth(packet: Packet) -> (ReasonCode, String) {
         Some(SCRAM_SHA_256),
         "MQTT-4.12.0-5: {a:?}"
     );
-    let data = a.properties.authentication_data.unwrap_or_default();
+    let data = a
+        .properties
+        .into_inner()
+        .authentication_data
+        .unwrap_or_default();
     (a.reason_code, String::from_utf8(data.to_vec()).unwrap())
 }
 

@@ -252,7 +252,7 @@ async fn mqtt_3_3_4_5_each_copy_carries_its_subscription_identifier() {
         let Packet::Publish(m) = packet else {
             panic!("{packet:?}")
         };
-        ids.push(m.properties.subscription_identifiers);
+        ids.push(m.properties.into_inner().subscription_identifiers);
     }
     ids.sort();
     assert_eq!(ids, [vec![5], vec![6]]);

@@ -275,7 +275,11 @@ impl MqttConnection {
                 if a.reason_code == ReasonCode::ContinueAuthentication
                     && a.properties.authentication_method.as_deref() == Some(method) =>
             {
-                let data = a.properties.authentication_data.unwrap_or_default();
+                let data = a
+                    .properties
+                    .into_inner()
+                    .authentication_data
+                    .unwrap_or_default();
                 let step = exchange.step(&data);
                 self.enhanced_step(step, now)
             }
@@ -335,7 +339,11 @@ impl MqttConnection {
                 now,
             );
         }
-        let data = a.properties.authentication_data.unwrap_or_default();
+        let data = a
+            .properties
+            .into_inner()
+            .authentication_data
+            .unwrap_or_default();
         let step = match (a.reason_code, live.reauth.as_mut()) {
             (ReasonCode::ReAuthenticate, None) => match auth.enhanced(method) {
                 Some(mut exchange) => {
