@@ -214,15 +214,16 @@ fn section<'a>(r: &mut Reader<'a>) -> Result<Reader<'a>, DecodeError> {
     r.section(len)
 }
 
-/// Reads a property identifier and checks it is allowed in `context` (inlined:
-/// `context` is a constant per property set, which folds the check).
+/// Reads a property identifier. Whether it is allowed where it is found (Table
+/// 2-4) is the property set's `match`: the identifiers of its fields are exactly
+/// the allowed ones (checked by `fields_are_table_2_4` below), and any other falls
+/// into the same Malformed Packet error as an unknown identifier.
 #[inline(always)]
-fn identifier(r: &mut Reader<'_>, context: PropertyContext) -> Result<PropertyId, DecodeError> {
+fn identifier(r: &mut Reader<'_>) -> Result<PropertyId, DecodeError> {
     let raw = r.varint()?;
     u8::try_from(raw)
         .ok()
         .and_then(PropertyId::from_u8)
-        .filter(|id| id.is_allowed_in(context))
         .ok_or_else(|| r.malformed(PROPERTY_ALLOWED, "property not valid in this packet"))
 }
 
@@ -316,7 +317,7 @@ macro_rules! properties {
                 let props = self;
                 let mut s = section(r)?;
                 while s.remaining() > 0 {
-                    match identifier(&mut s, Self::CONTEXT)? {
+                    match identifier(&mut s)? {
                         $( PropertyId::$id => {
                             if props.$field.is_some() {
                                 return Err(duplicate(&s));
@@ -561,5 +562,73 @@ properties! {
         authentication_data: Bytes = AuthenticationData,
         /// 0x1F Reason String.
         reason_string: Utf8Bytes = ReasonString,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ProtocolVersion;
+
+    /// One property with a valid value of its type.
+    fn one(id: PropertyId) -> Bytes {
+        let value: &[u8] = match id.property_type() {
+            PropertyType::Byte | PropertyType::VariableByteInteger => &[1],
+            PropertyType::TwoByteInteger => &[0, 1],
+            PropertyType::FourByteInteger => &[0, 0, 0, 1],
+            PropertyType::Utf8String | PropertyType::BinaryData => &[0, 1, b'a'],
+            PropertyType::Utf8StringPair => &[0, 1, b'a', 0, 1, b'a'],
+        };
+        let mut b = vec![1 + value.len() as u8, id as u8];
+        b.extend_from_slice(value);
+        Bytes::from(b)
+    }
+
+    /// MQTT 5.0 §2.2.2.2 (Table 2-4): each property set decodes exactly the
+    /// properties allowed in its packet and refuses the others as a Malformed
+    /// Packet; the decoder relies on this instead of a separate check.
+    #[test]
+    fn fields_are_table_2_4() {
+        fn check<T>(
+            decode: fn(&mut Reader<'_>) -> Result<T, DecodeError>,
+            contexts: &[PropertyContext],
+        ) {
+            for id in PropertyId::ALL {
+                let allowed = id.is_allowed_in(contexts[0]);
+                for c in contexts {
+                    assert_eq!(id.is_allowed_in(*c), allowed, "{id:?} in {c:?}");
+                }
+                let bytes = one(id);
+                let mut r = Reader::new(&bytes, ProtocolVersion::V5);
+                match decode(&mut r) {
+                    Ok(_) => assert!(allowed && r.remaining() == 0, "{id:?} in {:?}", contexts[0]),
+                    Err(e) => {
+                        assert!(!allowed, "{id:?} in {:?}: {e}", contexts[0]);
+                        assert!(e.is_malformed());
+                    }
+                }
+            }
+        }
+        use PacketType as P;
+        use PropertyContext::{Packet, Will};
+        check(ConnectProperties::decode, &[Packet(P::Connect)]);
+        check(WillProperties::decode, &[Will]);
+        check(ConnAckProperties::decode, &[Packet(P::ConnAck)]);
+        check(PublishProperties::decode, &[Packet(P::Publish)]);
+        check(
+            AckProperties::decode,
+            &[
+                Packet(P::PubAck),
+                Packet(P::PubRec),
+                Packet(P::PubRel),
+                Packet(P::PubComp),
+                Packet(P::SubAck),
+                Packet(P::UnsubAck),
+            ],
+        );
+        check(SubscribeProperties::decode, &[Packet(P::Subscribe)]);
+        check(UnsubscribeProperties::decode, &[Packet(P::Unsubscribe)]);
+        check(DisconnectProperties::decode, &[Packet(P::Disconnect)]);
+        check(AuthProperties::decode, &[Packet(P::Auth)]);
     }
 }
