@@ -78,6 +78,7 @@ fn out_of_range(r: &Reader<'_>) -> DecodeError {
 }
 
 impl PropertyValue for bool {
+    #[inline]
     fn read(r: &mut Reader<'_>, _: PropertyId) -> Result<Self, DecodeError> {
         match r.u8()? {
             0 => Ok(false),
@@ -85,15 +86,18 @@ impl PropertyValue for bool {
             _ => Err(out_of_range(r)),
         }
     }
+    #[inline]
     fn len(&self, _: PropertyId) -> Result<usize, &'static str> {
         Ok(1)
     }
+    #[inline]
     fn put(&self, _: PropertyId, buf: &mut Out<'_>) {
         buf.put_u8(u8::from(*self));
     }
 }
 
 impl PropertyValue for QoS {
+    #[inline]
     fn read(r: &mut Reader<'_>, _: PropertyId) -> Result<Self, DecodeError> {
         // Maximum QoS is 0 or 1 (MQTT 5.0 §3.2.2.3.4).
         match r.u8()? {
@@ -102,18 +106,21 @@ impl PropertyValue for QoS {
             _ => Err(out_of_range(r)),
         }
     }
+    #[inline]
     fn len(&self, _: PropertyId) -> Result<usize, &'static str> {
         match self {
             QoS::ExactlyOnce => Err("Maximum QoS is 0 or 1"),
             _ => Ok(1),
         }
     }
+    #[inline]
     fn put(&self, _: PropertyId, buf: &mut Out<'_>) {
         buf.put_u8(u8::from(*self));
     }
 }
 
 impl PropertyValue for u16 {
+    #[inline]
     fn read(r: &mut Reader<'_>, id: PropertyId) -> Result<Self, DecodeError> {
         let v = r.u16()?;
         if v == 0 {
@@ -132,6 +139,7 @@ impl PropertyValue for u16 {
         }
         Ok(v)
     }
+    #[inline]
     fn len(&self, id: PropertyId) -> Result<usize, &'static str> {
         match (id, *self) {
             (PropertyId::ReceiveMaximum, 0) => Err("Receive Maximum 0"),
@@ -139,12 +147,14 @@ impl PropertyValue for u16 {
             _ => Ok(2),
         }
     }
+    #[inline]
     fn put(&self, _: PropertyId, buf: &mut Out<'_>) {
         buf.put_u16(*self);
     }
 }
 
 impl PropertyValue for u32 {
+    #[inline]
     fn read(r: &mut Reader<'_>, id: PropertyId) -> Result<Self, DecodeError> {
         let v = if id.property_type() == PropertyType::VariableByteInteger {
             r.varint()?
@@ -161,6 +171,7 @@ impl PropertyValue for u32 {
         }
         Ok(v)
     }
+    #[inline]
     fn len(&self, id: PropertyId) -> Result<usize, &'static str> {
         match id {
             PropertyId::SubscriptionIdentifier if *self == 0 || *self > varint::MAX => {
@@ -171,6 +182,7 @@ impl PropertyValue for u32 {
             _ => Ok(4),
         }
     }
+    #[inline]
     fn put(&self, id: PropertyId, buf: &mut Out<'_>) {
         if id.property_type() == PropertyType::VariableByteInteger {
             buf.put_varint(*self);
@@ -181,24 +193,30 @@ impl PropertyValue for u32 {
 }
 
 impl PropertyValue for Utf8Bytes {
+    #[inline]
     fn read(r: &mut Reader<'_>, _: PropertyId) -> Result<Self, DecodeError> {
         r.string()
     }
+    #[inline]
     fn len(&self, _: PropertyId) -> Result<usize, &'static str> {
         field_len(self.as_bytes()).ok_or("string longer than 65,535 bytes")
     }
+    #[inline]
     fn put(&self, _: PropertyId, buf: &mut Out<'_>) {
         put_field(buf, self.as_bytes());
     }
 }
 
 impl PropertyValue for Bytes {
+    #[inline]
     fn read(r: &mut Reader<'_>, _: PropertyId) -> Result<Self, DecodeError> {
         r.binary()
     }
+    #[inline]
     fn len(&self, _: PropertyId) -> Result<usize, &'static str> {
         field_len(self).ok_or("binary data longer than 65,535 bytes")
     }
+    #[inline]
     fn put(&self, _: PropertyId, buf: &mut Out<'_>) {
         put_field(buf, self);
     }
