@@ -231,14 +231,19 @@ def scenarios(d):
     """id -> (title, servers, argv builder(server) -> list, metrics, reps override)."""
     dur = ["--duration", str(d)]
 
-    def fanin(qos):
+    def fanin(qos, *extra):
         return lambda s: ["fanin", "--mqtt", s.urls["mqtt"], "--publishers", "4",
                           "--subscribers", "1", "--qos", str(qos), "--size", "64",
-                          "--window", "64", *dur]
+                          "--window", "64", *extra, *dur]
 
     return {
         "fanin-q0": ("MQTT fan-in QoS 0, 4 publishers → 1 subscriber, 64 B", MQTT_PEERS, fanin(0),
                      ["delivered_per_s", "per_server_cpu_s", "latency_p99_ms", "lost"], None),
+        "fanin-q0-sndbuf": ("MQTT fan-in QoS 0, 4 → 1, 64 B, publishers' SO_SNDBUF pinned at "
+                            "64 KiB (not autotuned to 4 MiB)", MQTT_PEERS,
+                            fanin(0, "--pub-send-buffer", "65536"),
+                            ["delivered_per_s", "per_server_cpu_s", "latency_p50_ms",
+                             "latency_p99_ms", "lost"], None),
         "fanin-q1": ("MQTT fan-in QoS 1, 4 → 1, 64 B, 64 in flight per publisher", MQTT_PEERS,
                      fanin(1), ["delivered_per_s", "per_server_cpu_s", "latency_p99_ms",
                                 "publisher_blocked_s", "acked", "lost"], None),
@@ -467,6 +472,13 @@ def targets(g):
         f"ours {fmt(q0o)} /CPU-s, p99 {fmt(p99, '_ms')}; Mosquitto {fmt(q0m)} /CPU-s "
         f"(ratio {fmt(ratio(q0o, q0m))}); delivered/s ours {fmt(g('fanin-q0', ours, 'delivered_per_s'))}, "
         f"Mosquitto {fmt(g('fanin-q0', 'mosquitto', 'delivered_per_s'))}")
+    ps, pm = (g("fanin-q0-sndbuf", s, "latency_p99_ms") for s in (ours, "mosquitto"))
+    qs, qm = (g("fanin-q0-sndbuf", s, "per_server_cpu_s") for s in (ours, "mosquitto"))
+    ok = None if None in (ps, qs, qm) else (qs >= 2 * qm and ps < 50)
+    add("the same with the publishers' send buffer pinned at 64 KiB (the client's own "
+        "kernel buffer out of the latency)", ok,
+        f"ours {fmt(qs)} /CPU-s, p99 {fmt(ps, '_ms')}; Mosquitto {fmt(qm)} /CPU-s, "
+        f"p99 {fmt(pm, '_ms')} (ratio {fmt(ratio(qs, qm))})")
     q1o, q1m = g("fanin-q1", ours, "per_server_cpu_s"), g("fanin-q1", "mosquitto", "per_server_cpu_s")
     p1o, p1m = g("fanin-q1", ours, "latency_p99_ms"), g("fanin-q1", "mosquitto", "latency_p99_ms")
     ok = None if None in (q1o, q1m, p1o, p1m) else (q1o >= 2 * q1m and p1o <= p1m)

@@ -108,6 +108,12 @@ struct PubSubArgs {
     /// writes every QoS 1/2 delivery to them (the cost `sync` durability adds).
     #[arg(long, default_value_t = 0)]
     session_expiry: u32,
+    /// Pin the MQTT publishers' socket send buffer (SO_SNDBUF, bytes; the kernel
+    /// doubles it) instead of Linux's autotuning up to net.ipv4.tcp_wmem's maximum:
+    /// with a flooding QoS 0 publisher, that buffer is where most of the latency
+    /// waits, whatever the server does.
+    #[arg(long)]
+    pub_send_buffer: Option<u32>,
     #[command(flatten)]
     common: Common,
 }
@@ -212,6 +218,7 @@ fn pubsub_scenario(name: &str, a: &PubSubArgs) -> Result<PubSub> {
     s.drain = seconds(a.drain);
     s.version = mqtt::version_from_arg(a.mqtt_version)?;
     s.session_expiry = a.session_expiry;
+    s.pub_send_buffer = a.pub_send_buffer;
     s.server_pid = a.common.server_pid;
     s.per_address = a.common.per_address;
     s.progress = !a.common.quiet;

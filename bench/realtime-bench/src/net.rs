@@ -59,7 +59,21 @@ impl Sources {
 /// Opens a TCP connection to `server` from `source` (port chosen by the kernel), with
 /// Nagle off.
 pub async fn connect(server: SocketAddr, source: Ipv4Addr) -> io::Result<TcpStream> {
+    connect_with(server, source, None).await
+}
+
+/// [`connect`], with the socket's send buffer pinned to `send_buffer` bytes (the
+/// kernel doubles it) instead of Linux's autotuning, which grows a flooding
+/// sender's buffer to `net.ipv4.tcp_wmem`'s maximum (4 MiB here).
+pub async fn connect_with(
+    server: SocketAddr,
+    source: Ipv4Addr,
+    send_buffer: Option<u32>,
+) -> io::Result<TcpStream> {
     let socket = TcpSocket::new_v4()?;
+    if let Some(bytes) = send_buffer {
+        socket.set_send_buffer_size(bytes)?;
+    }
     if server.ip().is_loopback() {
         socket.bind(SocketAddr::V4(SocketAddrV4::new(source, 0)))?;
     }

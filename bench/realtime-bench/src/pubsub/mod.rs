@@ -83,6 +83,10 @@ pub struct PubSub {
     /// the server (v5 Session Expiry Interval in seconds, v3 Clean Session 0), so
     /// that a durable store writes their QoS 1/2 deliveries.
     pub session_expiry: u32,
+    /// MQTT publishers' socket send buffer (`SO_SNDBUF`), instead of the kernel's
+    /// autotuning: what a flooding publisher has written but the server has not
+    /// read yet waits there, and counts in the latency.
+    pub pub_send_buffer: Option<u32>,
     /// The server's pid, for its CPU time and RSS.
     pub server_pid: Option<u32>,
     /// Connections per source address.
@@ -110,6 +114,7 @@ impl PubSub {
             drain: Duration::from_secs(5),
             version: ProtocolVersion::V3_1_1,
             session_expiry: 0,
+            pub_send_buffer: None,
             server_pid: None,
             per_address: 5000,
             progress: true,
@@ -259,6 +264,9 @@ pub async fn run(scenario: &PubSub) -> Result<Report> {
     r.set("qos", u8::from(scenario.qos));
     r.set("size", scenario.size);
     r.set("rate_per_publisher", scenario.rate);
+    if let Some(bytes) = scenario.pub_send_buffer {
+        r.set("pub_send_buffer", bytes);
+    }
     r.set("window", scenario.window);
     r.set("duration_s", round3(window));
     r.set("sent", sent);

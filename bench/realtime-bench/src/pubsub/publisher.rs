@@ -125,7 +125,7 @@ pub(super) async fn connect(
     let sc = &shared.scenario;
     let side = match sc.pub_proto {
         Proto::Mqtt => {
-            let stream = crate::net::connect(sc.mqtt, source).await?;
+            let stream = crate::net::connect_with(sc.mqtt, source, sc.pub_send_buffer).await?;
             let id = format!("rb-pub-{}-{index}", std::process::id());
             Side::Mqtt(MqttClient::connect(stream, &id, sc.version, 0).await?)
         }
