@@ -117,6 +117,8 @@ impl Default for Listeners {
 pub const DEFAULT_MQTT_ADDR: &str = "127.0.0.1:1883";
 /// The default HTTP listener.
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
+/// The default receive buffer of MQTT connections (`limits.mqtt_recv_buffer`).
+pub const DEFAULT_MQTT_RECV_BUFFER: u32 = 64 * 1024;
 /// The conventional MQTT over TLS port.
 pub const DEFAULT_MQTT_TLS_PORT: u16 = 8883;
 /// The port this server uses for HTTPS by default.
@@ -234,6 +236,12 @@ pub struct LimitSettings {
     pub max_publish_rate: u32,
     /// Bytes per second read from one connection; faster clients are paused (0: no limit).
     pub max_read_rate: u64,
+    /// Receive buffer (`SO_RCVBUF`, bytes) of connections on the MQTT listeners
+    /// (TCP and TLS); 0: the kernel's autotuning. A small buffer lets the
+    /// publisher pushback reach a flooding client quickly instead of the kernel
+    /// holding megabytes (seconds of latency) it has already accepted; a large one
+    /// suits a single fast publisher over a long link (window = buffer / RTT).
+    pub mqtt_recv_buffer: u32,
     /// How long a closing connection may take to write what it still has to send.
     pub linger_ms: u64,
     /// How long shutdown (SIGTERM) waits for connections to say goodbye.
@@ -247,6 +255,7 @@ impl Default for LimitSettings {
             max_connections_per_ip: 0,
             max_publish_rate: 0,
             max_read_rate: 0,
+            mqtt_recv_buffer: DEFAULT_MQTT_RECV_BUFFER,
             linger_ms: 5_000,
             shutdown_timeout_ms: 10_000,
         }
