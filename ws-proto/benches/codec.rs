@@ -13,6 +13,10 @@
 //!
 //! Each iteration gives both libraries the same wire bytes and a fresh reader; results
 //! and ratios are in BENCHMARKS.md.
+//!
+//! Time is the benchmark thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall time,
+//! as in mqtt-proto's benchmark: the machine is shared, and time spent descheduled would
+//! otherwise land on whichever side happened to be running.
 #![allow(missing_docs)]
 #![allow(
     clippy::unwrap_used,
@@ -25,6 +29,7 @@ use std::hint::black_box;
 use std::io::Cursor;
 
 use bytes::BytesMut;
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tungstenite::protocol::{Role as TRole, WebSocket as TWebSocket, WebSocketConfig};
 use ws_proto::mask::{apply_mask, apply_mask_bytewise};
@@ -32,6 +37,49 @@ use ws_proto::protocol::{Config, Message, Receiver, Role};
 use ws_proto::utf8::Utf8Validator;
 
 const KEY: [u8; 4] = [0x12, 0x34, 0x56, 0x78];
+
+/// Criterion measurement: CPU time of the calling thread (both libraries run on it).
+struct ThreadCpuTime;
+
+#[allow(unsafe_code)]
+fn thread_cpu_time() -> std::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec and CLOCK_THREAD_CPUTIME_ID is
+    // supported on Linux; the call writes nothing else.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+static WALL: WallTime = WallTime;
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = std::time::Duration;
+    type Value = std::time::Duration;
+    fn start(&self) -> Self::Intermediate {
+        thread_cpu_time()
+    }
+    fn end(&self, start: Self::Intermediate) -> Self::Value {
+        thread_cpu_time().saturating_sub(start)
+    }
+    fn add(&self, a: &Self::Value, b: &Self::Value) -> Self::Value {
+        *a + *b
+    }
+    fn zero(&self) -> Self::Value {
+        std::time::Duration::ZERO
+    }
+    fn to_f64(&self, v: &Self::Value) -> f64 {
+        v.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        WALL.formatter()
+    }
+}
+
+type C = Criterion<ThreadCpuTime>;
 
 fn masked_frame(b0: u8, payload: &[u8], out: &mut Vec<u8>) {
     out.push(b0);
@@ -122,7 +170,7 @@ const SIZES: [(usize, &str, usize); 4] = [
 
 /// Benchmarks both libraries reading the `count` messages of `size` bytes in `wire`.
 fn bench_pair(
-    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    group: &mut criterion::BenchmarkGroup<'_, ThreadCpuTime>,
     name: &str,
     wire: &[u8],
     count: usize,
@@ -193,7 +241,7 @@ fn ours_streaming(wire: &[u8], count: usize, config: Config) -> usize {
 
 /// Both libraries read the frames from an in-memory stream through their own read path
 /// (tungstenite: `WebSocket::read` over `Read`, default 128 KiB read buffer).
-fn read_decode(c: &mut Criterion) {
+fn read_decode(c: &mut C) {
     let (ours_cfg, theirs_cfg) = big_config();
     let mut group = c.benchmark_group("read_decode");
     for (size, name, count) in SIZES {
@@ -220,7 +268,7 @@ fn read_decode(c: &mut Criterion) {
     group.finish();
 }
 
-fn decode_unmask(c: &mut Criterion) {
+fn decode_unmask(c: &mut C) {
     let mut group = c.benchmark_group("decode_unmask");
     for (size, name, count) in SIZES {
         let payload: Vec<u8> = (0..size).map(|i| i as u8).collect();
@@ -233,7 +281,7 @@ fn decode_unmask(c: &mut Criterion) {
     group.finish();
 }
 
-fn receive_text(c: &mut Criterion) {
+fn receive_text(c: &mut C) {
     let mut group = c.benchmark_group("receive_text");
     for (size, name, count) in SIZES {
         let text = text_of(size);
@@ -267,7 +315,7 @@ fn text_of(size: usize) -> Vec<u8> {
     text.into_bytes()
 }
 
-fn utf8(c: &mut Criterion) {
+fn utf8(c: &mut C) {
     let text = text_of(64 * 1024);
     let mut group = c.benchmark_group("utf8");
     group.throughput(Throughput::Bytes(text.len() as u64));
@@ -286,7 +334,7 @@ fn utf8(c: &mut Criterion) {
     group.finish();
 }
 
-fn unmask(c: &mut Criterion) {
+fn unmask(c: &mut C) {
     let mut data = vec![0xA5u8; 64 * 1024];
     let mut group = c.benchmark_group("unmask");
     group.throughput(Throughput::Bytes(data.len() as u64));
@@ -304,7 +352,7 @@ fn unmask(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default();
+    config = Criterion::default().with_measurement(ThreadCpuTime);
     targets = decode_unmask, read_decode, receive_text, utf8, unmask
 }
 criterion_main!(benches);
