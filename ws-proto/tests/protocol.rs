@@ -248,3 +248,28 @@ fn rfc6455_7_1_7_pong_then_close_when_failing_after_a_ping() {
     assert_eq!(conn.poll_transmit().unwrap().header()[0], 0x88);
     assert!(conn.poll_transmit().is_none());
 }
+
+/// RFC 6455 §5.2 (payload length): once a frame's header is decoded, `frame_remaining`
+/// is exactly what is still missing of its payload, at every split of a 7-bit, 16-bit
+/// and 64-bit length frame; nothing is pending before a header or after the message.
+#[test]
+fn rfc6455_5_2_frame_remaining_counts_the_missing_payload() {
+    for len in [100usize, 300, 70_000] {
+        let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let wire = client(0x82, &payload);
+        for cut in [1, wire.len() / 3, wire.len() - 1] {
+            let mut conn = server();
+            let mut buf = BytesMut::from(&wire[..cut]);
+            assert!(conn.read(&mut buf).unwrap().is_none());
+            let header_len = wire.len() - len;
+            let expected = (cut >= header_len).then_some(wire.len() - cut);
+            assert_eq!(conn.frame_remaining(&buf), expected, "len {len} cut {cut}");
+            buf.extend_from_slice(&wire[cut..]);
+            match conn.read(&mut buf).unwrap() {
+                Some(Message::Binary(b)) => assert_eq!(&b[..], &payload[..]),
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(conn.frame_remaining(&buf), None);
+        }
+    }
+}

@@ -109,6 +109,17 @@ impl Connection {
         result
     }
 
+    /// Bytes still missing from the frame in progress, once its header is decoded.
+    ///
+    /// A reader that fills `buf`'s spare capacity can stop its next read at the frame's
+    /// end (when that is at least a full read away): once the message is split off,
+    /// `buf` is then empty instead of holding the start of the next frame, which
+    /// `BytesMut` would have to move (up to a whole large frame) to make room for the
+    /// rest of it. The tokio adapter does so.
+    pub fn frame_remaining(&self, buf: &BytesMut) -> Option<usize> {
+        self.receiver.frame_remaining(buf)
+    }
+
     fn queue_close(&mut self, frame: Option<CloseFrame>) {
         if !self.sender.close_sent() {
             if let Ok(close) = self.sender.encode(&Message::Close(frame)) {

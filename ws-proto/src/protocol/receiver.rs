@@ -88,6 +88,15 @@ impl Receiver {
         self.peer_closed
     }
 
+    /// Bytes still missing from the frame in progress: `Some` once a frame's header is
+    /// decoded and its payload has not fully arrived in `buf` (see
+    /// [`Connection::frame_remaining`](super::Connection::frame_remaining)).
+    pub fn frame_remaining(&self, buf: &BytesMut) -> Option<usize> {
+        let pending = self.frame.as_ref()?;
+        let missing = (pending.header_len + pending.len).saturating_sub(buf.len());
+        (missing > 0).then_some(missing)
+    }
+
     /// Decodes the next message from `buf`, consuming its bytes.
     ///
     /// `Ok(None)` means more bytes are needed (append them to `buf` and call again) or,

@@ -1,11 +1,13 @@
 //! The reader and writer halves and their buffers.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use ::tokio::sync::Mutex;
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 
 use crate::close::{CloseCode, CloseFrame};
 use crate::deflate::DeflateParams;
@@ -300,16 +302,55 @@ impl<S: AsyncRead + AsyncWrite> WsReader<S> {
 
     /// Reads more bytes into the buffer, growing it while data flows and shrinking it
     /// back to [`IDLE_READ`] once it drained (an idle connection holds ≤ 1 KiB).
+    ///
+    /// A read takes at most [`MAX_READ`] bytes, or the rest of a large frame in progress
+    /// (the receiver has reserved room for it), and never reads past such a frame's end:
+    /// the buffer then drains completely when the message is split off, and an empty
+    /// buffer starts again at the front of its allocation (free when no message handed
+    /// out still holds it). Otherwise a read that ended inside the next frame leaves its
+    /// start at the end of the buffer, to be moved (up to a whole large frame) when the
+    /// rest needs room. An empty grown buffer is kept only if more bytes are ready at
+    /// once; a connection that goes idle waits with an empty one.
     async fn fill(&mut self) -> std::io::Result<usize> {
-        if self.buf.is_empty() && self.buf.capacity() > IDLE_READ && self.read_size == IDLE_READ {
-            self.buf = BytesMut::new();
+        if self.buf.is_empty() {
+            if self.buf.capacity() > IDLE_READ && self.read_size == IDLE_READ {
+                self.buf = BytesMut::new();
+            } else {
+                let _ = self.buf.try_reclaim(self.buf.capacity().saturating_add(1));
+            }
         }
-        if self.buf.capacity() - self.buf.len() < self.read_size / 2 {
+        if self.buf.is_empty() && self.buf.capacity() > IDLE_READ {
+            if let Some(ready) = self.fill_if_ready().await {
+                return ready;
+            }
+            self.buf = BytesMut::new();
+            self.read_size = IDLE_READ;
+        }
+        self.fill_once().await
+    }
+
+    /// [`Self::fill_once`] if it completes without waiting (dropping a pending read
+    /// loses no bytes: `read_buf` is cancel safe).
+    async fn fill_if_ready(&mut self) -> Option<std::io::Result<usize>> {
+        let mut read = std::pin::pin!(self.fill_once());
+        let polled = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
+        match polled {
+            Poll::Ready(result) => Some(result),
+            Poll::Pending => None,
+        }
+    }
+
+    async fn fill_once(&mut self) -> std::io::Result<usize> {
+        let limit = match self.receiver.frame_remaining(&self.buf) {
+            Some(rest) if rest >= self.read_size => rest,
+            _ => MAX_READ,
+        };
+        if self.buf.capacity() - self.buf.len() < (self.read_size / 2).max(1) {
             self.buf.reserve(self.read_size);
         }
-        let spare = self.buf.capacity() - self.buf.len();
-        let n = self.io.read_buf(&mut self.buf).await?;
-        self.read_size = if n >= spare {
+        let asked = (self.buf.capacity() - self.buf.len()).min(limit);
+        let n = self.io.read_buf(&mut (&mut self.buf).limit(limit)).await?;
+        self.read_size = if n >= asked {
             (self.read_size * 2).min(MAX_READ)
         } else {
             IDLE_READ
