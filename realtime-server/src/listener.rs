@@ -340,18 +340,21 @@ async fn accept_loop(
             driver.clone(),
             handshake,
             shutdown.clone(),
+            permit,
         );
-        tokio::spawn(
-            async move {
-                work.await;
-                drop(permit);
-            }
-            .instrument(span),
-        );
+        tokio::spawn(work.instrument(span));
     }
 }
 
-async fn serve_one(
+/// Serves one accepted connection; `permit` (its place under the connection limits)
+/// is released when it ends.
+///
+/// Not an `async fn`, and awaited by nothing but the task: an `async fn` keeps
+/// its arguments twice (captured, and moved into locals), and a wrapping `async`
+/// block keeps the future it awaits twice (captured, and moved into the awaited
+/// slot). Every idle connection's task would carry both copies.
+#[allow(clippy::too_many_arguments, clippy::manual_async_fn)]
+fn serve_one(
     stream: TcpStream,
     peer: SocketAddr,
     kind: Kind,
@@ -359,14 +362,16 @@ async fn serve_one(
     driver: Arc<crate::conn::tcp::DriverConfig>,
     handshake: Duration,
     shutdown: watch::Receiver<bool>,
-) {
-    {
+    permit: crate::conn::limit::ConnPermit,
+) -> impl Future<Output = ()> + Send {
+    async move {
+        let _permit = permit;
         match kind {
             Kind::Mqtt(auth) => {
                 // Each arm's future is boxed: the task then holds only the arm that
                 // runs, not the largest of them (a TLS or HTTP arm is ~20 KiB, an
                 // idle MQTT connection needs ~2 KiB).
-                Box::pin(crate::mqtt::listener::serve_connection(
+                let ended = Box::pin(crate::mqtt::listener::serve_connection(
                     stream,
                     peer,
                     Transport::MqttTcp,
@@ -375,7 +380,8 @@ async fn serve_one(
                     shutdown,
                     &driver,
                 ))
-                .await
+                .await;
+                crate::mqtt::listener::log_ended(ended);
             }
             Kind::MqttTls(auth, acceptor) => {
                 let Some(tls) = Box::pin(crate::tls::handshake(&acceptor, stream, handshake)).await
@@ -383,7 +389,7 @@ async fn serve_one(
                     broker.metrics.tls_handshake_failures.inc();
                     return;
                 };
-                Box::pin(crate::mqtt::listener::serve_connection(
+                let ended = Box::pin(crate::mqtt::listener::serve_connection(
                     tls,
                     peer,
                     Transport::MqttTls,
@@ -392,7 +398,8 @@ async fn serve_one(
                     shutdown,
                     &driver,
                 ))
-                .await
+                .await;
+                crate::mqtt::listener::log_ended(ended);
             }
             Kind::Http(config) => {
                 if let Err(err) =

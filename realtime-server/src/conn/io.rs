@@ -132,51 +132,129 @@ fn poll_io<S: AsyncRead + AsyncWrite + Unpin>(
 /// Runs `proto` over `stream` (any `AsyncRead + AsyncWrite`, e.g. TLS) until
 /// either side closes; `input` holds bytes already read. Same contract as
 /// [`super::tcp::drive_with_input`].
-pub async fn drive_with_input<S, P>(
+///
+/// Not an `async fn`, for the reason given there: the captured values are used in
+/// place instead of being kept twice.
+#[allow(clippy::manual_async_fn)] // see above: not an `async fn` on purpose
+pub fn drive_with_input<S, P>(
     mut stream: S,
     mut proto: P,
     mut input: BytesMut,
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
     config: &DriverConfig,
-) -> Ended
+) -> impl Future<Output = Ended>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     P: Protocol,
 {
-    let mut unflushed = false;
-    if !input.is_empty() && proto.on_read(&mut input, now()) == Status::Close {
-        return linger(
-            &mut stream,
-            proto,
-            &mut unflushed,
-            config.linger,
-            Ended::Closed,
-        )
-        .await;
-    }
-    let mut shutting_down = *shutdown.borrow();
-    if shutting_down {
-        let _ = proto.on_shutdown(now());
-        return linger(
-            &mut stream,
-            proto,
-            &mut unflushed,
-            config.linger,
-            Ended::Closed,
-        )
-        .await;
-    }
-    let mut rate = super::rate::ReadRate::new(config.max_read_rate);
-    let far = Instant::now() + Duration::from_secs(86_400 * 365);
-    let sleep = tokio::time::sleep_until(far);
-    tokio::pin!(sleep);
-    let mut was_paused = false;
-    loop {
-        let paused = proto.read_paused();
-        if was_paused && !paused && !input.is_empty() {
-            // Reading resumes: what arrived while paused is handed over first.
-            if proto.on_read(&mut input, now()) == Status::Close {
+    async move {
+        let mut unflushed = false;
+        if !input.is_empty() && proto.on_read(&mut input, now()) == Status::Close {
+            return linger(
+                &mut stream,
+                proto,
+                &mut unflushed,
+                config.linger,
+                Ended::Closed,
+            )
+            .await;
+        }
+        let mut shutting_down = *shutdown.borrow();
+        if shutting_down {
+            let _ = proto.on_shutdown(now());
+            return linger(
+                &mut stream,
+                proto,
+                &mut unflushed,
+                config.linger,
+                Ended::Closed,
+            )
+            .await;
+        }
+        let mut rate = super::rate::ReadRate::new(config.max_read_rate);
+        let far = Instant::now() + Duration::from_secs(86_400 * 365);
+        let sleep = tokio::time::sleep_until(far);
+        tokio::pin!(sleep);
+        let mut was_paused = false;
+        loop {
+            let paused = proto.read_paused();
+            if was_paused && !paused && !input.is_empty() {
+                // Reading resumes: what arrived while paused is handed over first.
+                if proto.on_read(&mut input, now()) == Status::Close {
+                    return linger(
+                        &mut stream,
+                        proto,
+                        &mut unflushed,
+                        config.linger,
+                        Ended::Closed,
+                    )
+                    .await;
+                }
+            }
+            was_paused = proto.read_paused();
+            let deadline = proto
+                .deadline()
+                .map(Instant::from_std)
+                .into_iter()
+                .chain(rate.resume_at())
+                .min();
+            if let Some(d) = deadline
+                && sleep.deadline() != d
+            {
+                sleep.as_mut().reset(d);
+            }
+            let can_read = !was_paused && rate.resume_at().is_none();
+            let chunk = config.read_chunk;
+            let out = proto.output();
+            let io = std::future::poll_fn(|cx| {
+                poll_io(
+                    &mut stream,
+                    out,
+                    &mut unflushed,
+                    &mut input,
+                    can_read,
+                    chunk,
+                    cx,
+                )
+            });
+            let status = tokio::select! {
+                biased;
+                changed = shutdown.changed(), if !shutting_down => {
+                    shutting_down = true;
+                    let _ = changed;
+                    proto.on_shutdown(now())
+                }
+                event = io => match event {
+                    IoEvent::Read(n) => {
+                        rate.consumed(n);
+                        let status = proto.on_read(&mut input, now());
+                        if input.is_empty() {
+                            input = BytesMut::new();
+                        }
+                        status
+                    }
+                    IoEvent::Eof => {
+                        proto.on_eof(now());
+                        return linger(&mut stream, proto, &mut unflushed, config.linger, Ended::PeerClosed).await;
+                    }
+                    IoEvent::Wrote => Status::Open,
+                    IoEvent::Failed(err) => {
+                        proto.on_eof(now());
+                        return Ended::Io(err);
+                    }
+                },
+                () = wake.notified() => proto.on_wake(now()),
+                () = &mut sleep, if deadline.is_some() => {
+                    sleep.as_mut().reset(far);
+                    if proto.deadline().is_some_and(|d| d <= now()) {
+                        proto.on_timer(now())
+                    } else {
+                        Status::Open
+                    }
+                }
+            };
+            if status == Status::Close {
                 return linger(
                     &mut stream,
                     proto,
@@ -186,78 +264,6 @@ where
                 )
                 .await;
             }
-        }
-        was_paused = proto.read_paused();
-        let deadline = proto
-            .deadline()
-            .map(Instant::from_std)
-            .into_iter()
-            .chain(rate.resume_at())
-            .min();
-        if let Some(d) = deadline
-            && sleep.deadline() != d
-        {
-            sleep.as_mut().reset(d);
-        }
-        let can_read = !was_paused && rate.resume_at().is_none();
-        let chunk = config.read_chunk;
-        let out = proto.output();
-        let io = std::future::poll_fn(|cx| {
-            poll_io(
-                &mut stream,
-                out,
-                &mut unflushed,
-                &mut input,
-                can_read,
-                chunk,
-                cx,
-            )
-        });
-        let status = tokio::select! {
-            biased;
-            changed = shutdown.changed(), if !shutting_down => {
-                shutting_down = true;
-                let _ = changed;
-                proto.on_shutdown(now())
-            }
-            event = io => match event {
-                IoEvent::Read(n) => {
-                    rate.consumed(n);
-                    let status = proto.on_read(&mut input, now());
-                    if input.is_empty() {
-                        input = BytesMut::new();
-                    }
-                    status
-                }
-                IoEvent::Eof => {
-                    proto.on_eof(now());
-                    return linger(&mut stream, proto, &mut unflushed, config.linger, Ended::PeerClosed).await;
-                }
-                IoEvent::Wrote => Status::Open,
-                IoEvent::Failed(err) => {
-                    proto.on_eof(now());
-                    return Ended::Io(err);
-                }
-            },
-            () = wake.notified() => proto.on_wake(now()),
-            () = &mut sleep, if deadline.is_some() => {
-                sleep.as_mut().reset(far);
-                if proto.deadline().is_some_and(|d| d <= now()) {
-                    proto.on_timer(now())
-                } else {
-                    Status::Open
-                }
-            }
-        };
-        if status == Status::Close {
-            return linger(
-                &mut stream,
-                proto,
-                &mut unflushed,
-                config.linger,
-                Ended::Closed,
-            )
-            .await;
         }
     }
 }
@@ -271,7 +277,19 @@ fn now() -> std::time::Instant {
 /// `limit`: the lingering close of [`super::tcp`], so that a peer still sending
 /// reads the last words instead of a reset (RFC 9293 §3.6).
 /// The protocol state is dropped before the wait for the peer, as there.
-async fn linger<S: AsyncRead + AsyncWrite + Unpin, P: Protocol>(
+///
+/// Boxed, as in [`super::tcp`]: only a closing connection pays for this state.
+fn linger<'a, S: AsyncRead + AsyncWrite + Unpin, P: Protocol + 'a>(
+    stream: &'a mut S,
+    proto: P,
+    unflushed: &'a mut bool,
+    limit: Duration,
+    ended: Ended,
+) -> std::pin::Pin<Box<impl Future<Output = Ended> + 'a>> {
+    Box::pin(linger_inner(stream, proto, unflushed, limit, ended))
+}
+
+async fn linger_inner<S: AsyncRead + AsyncWrite + Unpin, P: Protocol>(
     stream: &mut S,
     mut proto: P,
     unflushed: &mut bool,

@@ -3,6 +3,7 @@
 
 use std::io::{self, IoSlice};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -65,124 +66,206 @@ pub async fn drive<P: Protocol>(
 
 /// Like [`drive`], with bytes already read from the stream (e.g. frames that
 /// arrived with an HTTP upgrade request) handed to the protocol first.
-pub async fn drive_with_input<P: Protocol>(
+///
+/// Not an `async fn`: an `async fn` keeps its arguments in the future twice (as
+/// captured arguments and as the locals they are moved into), which for the
+/// protocol state costs its size again in every idle connection. The `async move`
+/// block uses the captured values in place.
+#[allow(clippy::manual_async_fn)] // see above: not an `async fn` on purpose
+pub fn drive_with_input<P: Protocol>(
     mut stream: TcpStream,
     mut proto: P,
     mut input: BytesMut,
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
     config: &DriverConfig,
-) -> Ended {
-    if !input.is_empty() && proto.on_read(&mut input, now()) == Status::Close {
-        return linger(&mut stream, proto, config.linger, Ended::Closed).await;
-    }
-    let mut shutting_down = *shutdown.borrow();
-    if shutting_down {
-        let _ = proto.on_shutdown(now());
-        return linger(&mut stream, proto, config.linger, Ended::Closed).await;
-    }
-    let mut rate = super::rate::ReadRate::new(config.max_read_rate);
-    let far = Instant::now() + Duration::from_secs(86_400 * 365);
-    let sleep = tokio::time::sleep_until(far);
-    tokio::pin!(sleep);
-    let mut was_paused = false;
-    loop {
-        // A socket that is always readable must not keep its task (and the tasks
-        // it wakes, queued on the same worker) from yielding: tokio's `readable()`
-        // does not count against the cooperative budget, so count here.
-        tokio::task::consume_budget().await;
-        if let Err(err) = write_ready(&stream, proto.output()) {
-            proto.on_eof(now());
-            return Ended::Io(err);
+) -> impl Future<Output = Ended> {
+    async move {
+        if !input.is_empty() && proto.on_read(&mut input, now()) == Status::Close {
+            return linger(&mut stream, proto, config.linger, Ended::Closed).await;
         }
-        let paused = proto.read_paused();
-        if was_paused && !paused && !input.is_empty() {
-            // Reading resumes: what arrived while paused is handed over first.
-            was_paused = false;
-            if proto.on_read(&mut input, now()) == Status::Close {
-                return linger(&mut stream, proto, config.linger, Ended::Closed).await;
+        let mut shutting_down = *shutdown.borrow();
+        if shutting_down {
+            let _ = proto.on_shutdown(now());
+            return linger(&mut stream, proto, config.linger, Ended::Closed).await;
+        }
+        let mut rate = super::rate::ReadRate::new(config.max_read_rate);
+        let far = Instant::now() + Duration::from_secs(86_400 * 365);
+        let sleep = tokio::time::sleep_until(far);
+        tokio::pin!(sleep);
+        let mut was_paused = false;
+        loop {
+            // A socket that is always readable must not keep its task (and the tasks
+            // it wakes, queued on the same worker) from yielding: tokio's `readable()`
+            // does not count against the cooperative budget, so count here.
+            tokio::task::consume_budget().await;
+            if let Err(err) = write_ready(&stream, proto.output()) {
+                proto.on_eof(now());
+                return Ended::Io(err);
             }
-            continue;
-        }
-        was_paused = paused;
-        let rate_resume = rate.resume_at();
-        let deadline = proto
-            .deadline()
-            .map(Instant::from_std)
-            .into_iter()
-            .chain(rate_resume)
-            .min();
-        if let Some(d) = deadline
-            && sleep.deadline() != d
-        {
-            sleep.as_mut().reset(d);
-        }
-        let want_write = !proto.output().is_empty();
-        let can_read = !paused && rate_resume.is_none();
-        let status = tokio::select! {
-            biased;
-            changed = shutdown.changed(), if !shutting_down => {
-                shutting_down = true;
-                // A dropped sender means the server is going away too.
-                let _ = changed;
-                proto.on_shutdown(now())
+            let paused = proto.read_paused();
+            if was_paused && !paused && !input.is_empty() {
+                // Reading resumes: what arrived while paused is handed over first.
+                was_paused = false;
+                if proto.on_read(&mut input, now()) == Status::Close {
+                    return linger(&mut stream, proto, config.linger, Ended::Closed).await;
+                }
+                continue;
             }
-            ready = stream.readable(), if can_read => {
-                if let Err(err) = ready {
-                    proto.on_eof(now());
-                    return Ended::Io(err);
+            was_paused = paused;
+            let rate_resume = rate.resume_at();
+            let deadline = proto
+                .deadline()
+                .map(Instant::from_std)
+                .into_iter()
+                .chain(rate_resume)
+                .min();
+            if let Some(d) = deadline
+                && sleep.deadline() != d
+            {
+                sleep.as_mut().reset(d);
+            }
+            let want_write = !proto.output().is_empty();
+            let can_read = !paused && rate_resume.is_none();
+            let event = next_event(
+                &stream,
+                &mut shutdown,
+                &wake,
+                sleep.as_mut(),
+                Wanted {
+                    shutdown: !shutting_down,
+                    read: can_read,
+                    write: want_write,
+                    timer: deadline.is_some(),
+                },
+            )
+            .await;
+            let status = match event {
+                Event::Shutdown => {
+                    shutting_down = true;
+                    proto.on_shutdown(now())
                 }
-                if input.capacity() - input.len() < config.read_chunk {
-                    input.reserve(config.read_chunk);
-                }
-                match stream.try_read_buf(&mut input) {
-                    Ok(0) => {
-                        proto.on_eof(now());
-                        return linger(&mut stream, proto, config.linger, Ended::PeerClosed).await;
-                    }
-                    Ok(n) => {
-                        rate.consumed(n);
-                        let status = proto.on_read(&mut input, now());
-                        if input.is_empty() {
-                            // Idle connections hold no read buffer.
-                            input = BytesMut::new();
-                        }
-                        status
-                    }
-                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                        // Spurious readiness: do not keep an empty buffer while idle.
-                        if input.is_empty() {
-                            input = BytesMut::new();
-                        }
-                        Status::Open
-                    }
-                    Err(err) => {
+                Event::Readable(ready) => {
+                    if let Err(err) = ready {
                         proto.on_eof(now());
                         return Ended::Io(err);
                     }
+                    if input.capacity() - input.len() < config.read_chunk {
+                        input.reserve(config.read_chunk);
+                    }
+                    match stream.try_read_buf(&mut input) {
+                        Ok(0) => {
+                            proto.on_eof(now());
+                            return linger(&mut stream, proto, config.linger, Ended::PeerClosed)
+                                .await;
+                        }
+                        Ok(n) => {
+                            rate.consumed(n);
+                            let status = proto.on_read(&mut input, now());
+                            if input.is_empty() {
+                                // Idle connections hold no read buffer.
+                                input = BytesMut::new();
+                            }
+                            status
+                        }
+                        Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                            // Spurious readiness: do not keep an empty buffer while idle.
+                            if input.is_empty() {
+                                input = BytesMut::new();
+                            }
+                            Status::Open
+                        }
+                        Err(err) => {
+                            proto.on_eof(now());
+                            return Ended::Io(err);
+                        }
+                    }
                 }
-            }
-            ready = stream.writable(), if want_write => {
-                if let Err(err) = ready {
-                    proto.on_eof(now());
-                    return Ended::Io(err);
-                }
-                Status::Open
-            }
-            () = wake.notified() => proto.on_wake(now()),
-            () = &mut sleep, if deadline.is_some() => {
-                sleep.as_mut().reset(far);
-                if proto.deadline().is_some_and(|d| d <= now()) {
-                    proto.on_timer(now())
-                } else {
+                Event::Writable(ready) => {
+                    if let Err(err) = ready {
+                        proto.on_eof(now());
+                        return Ended::Io(err);
+                    }
                     Status::Open
                 }
+                Event::Wake => proto.on_wake(now()),
+                Event::Timer => {
+                    sleep.as_mut().reset(far);
+                    if proto.deadline().is_some_and(|d| d <= now()) {
+                        proto.on_timer(now())
+                    } else {
+                        Status::Open
+                    }
+                }
+            };
+            if status == Status::Close {
+                return linger(&mut stream, proto, config.linger, Ended::Closed).await;
             }
-        };
-        if status == Status::Close {
-            return linger(&mut stream, proto, config.linger, Ended::Closed).await;
         }
     }
+}
+
+/// What the driver waits for in one turn.
+#[derive(Debug, Clone, Copy)]
+struct Wanted {
+    shutdown: bool,
+    read: bool,
+    write: bool,
+    timer: bool,
+}
+
+/// What ended a turn's wait.
+#[derive(Debug)]
+enum Event {
+    Shutdown,
+    Readable(io::Result<()>),
+    Writable(io::Result<()>),
+    Wake,
+    Timer,
+}
+
+/// Waits for the first of what `wanted` asks for, in priority order: shutdown,
+/// readable, writable, wake-up, timer.
+///
+/// Readiness is polled on the stream itself (`poll_read_ready`/`poll_write_ready`,
+/// whose wakers live in the socket's registration) rather than through
+/// `readable()`/`writable()` futures: those are 152 bytes each, and an idle
+/// connection's task holds this wait for as long as it is idle.
+async fn next_event(
+    stream: &TcpStream,
+    shutdown: &mut watch::Receiver<bool>,
+    wake: &Notify,
+    mut sleep: std::pin::Pin<&mut tokio::time::Sleep>,
+    wanted: Wanted,
+) -> Event {
+    let changed = shutdown.changed();
+    tokio::pin!(changed);
+    let notified = wake.notified();
+    tokio::pin!(notified);
+    std::future::poll_fn(|cx| {
+        // A dropped sender means the server is going away too: either result counts.
+        if wanted.shutdown && changed.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Event::Shutdown);
+        }
+        if wanted.read
+            && let Poll::Ready(ready) = stream.poll_read_ready(cx)
+        {
+            return Poll::Ready(Event::Readable(ready));
+        }
+        if wanted.write
+            && let Poll::Ready(ready) = stream.poll_write_ready(cx)
+        {
+            return Poll::Ready(Event::Writable(ready));
+        }
+        if notified.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Event::Wake);
+        }
+        if wanted.timer && sleep.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Event::Timer);
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 fn now() -> std::time::Instant {
@@ -223,7 +306,20 @@ fn write_ready(stream: &TcpStream, out: &mut OutQueue) -> io::Result<()> {
 /// The protocol state is dropped once its output is written, before the wait for
 /// the peer: what it holds (the client's registry entry, its session) goes when
 /// the connection is over, not when the peer gets round to closing.
-async fn linger<P: Protocol>(
+///
+/// Boxed: only a closing connection pays for the lingering state (its timers, drain
+/// buffer and the protocol moved into it), not every idle connection's task, whose
+/// future would otherwise be sized for it (6 KiB instead of 1.5).
+fn linger<'a, P: Protocol + 'a>(
+    stream: &'a mut TcpStream,
+    proto: P,
+    limit: Duration,
+    ended: Ended,
+) -> std::pin::Pin<Box<impl Future<Output = Ended> + 'a>> {
+    Box::pin(linger_inner(stream, proto, limit, ended))
+}
+
+async fn linger_inner<P: Protocol>(
     stream: &mut TcpStream,
     mut proto: P,
     limit: Duration,

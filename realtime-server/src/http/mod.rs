@@ -21,14 +21,14 @@ use ws_proto::protocol::{Config as WsConfig, Connection, Role};
 
 use crate::auth::ListenerPolicy;
 use crate::broker::Broker;
+use crate::conn::Driven;
 use crate::conn::tcp::{DriverConfig, Ended};
-use crate::conn::{Driven, Protocol};
 use crate::metrics::Transport;
 use crate::mqtt::MqttConnection;
 use crate::ws::echo::Echo;
 use crate::ws::json::JsonClient;
 use crate::ws::mqtt::{MqttOverWs, SUBPROTOCOLS};
-use crate::ws::{WsApp, WsProtocol, WsTimers};
+use crate::ws::{WsProtocol, WsTimers};
 
 /// Settings of the HTTP listener and its WebSocket routes.
 #[derive(Clone)]
@@ -350,7 +350,16 @@ async fn upgrade<S: Driven>(
     }
     // `/ws` authenticates on the upgrade request; `/mqtt` in its CONNECT.
     let user = if path == "/ws" {
-        match auth::authenticate_upgrade(&head, peer, &broker, &config.auth).await {
+        // Boxed: its state (5 KiB with the auth webhook's request) would otherwise
+        // size this future, which the connection's task keeps for its whole life.
+        match Box::pin(auth::authenticate_upgrade(
+            &head,
+            peer,
+            &broker,
+            &config.auth,
+        ))
+        .await
+        {
             Ok(user) => user,
             Err(why) => {
                 tracing::info!(%peer, path, "websocket upgrade refused: {why}");
@@ -391,43 +400,42 @@ async fn upgrade<S: Driven>(
     let now = Instant::now();
     let wake = Arc::new(Notify::new());
     let driver = config.driver.clone();
+    // Each driver is boxed: this future then keeps only what the handshake left
+    // alive, not the driver's state a second time next to the box.
     let ended = match path {
         "/mqtt" => {
             let mqtt = MqttConnection::new(broker, Transport::MqttWs, peer, wake.clone(), now)
                 .with_listener(config.auth.clone());
-            run(
-                stream,
+            Box::pin(stream.drive(
                 WsProtocol::new(ws, MqttOverWs::new(mqtt), config.timers, "/mqtt", now),
                 leftover,
                 wake,
                 shutdown,
                 &driver,
-            )
+            ))
             .await
         }
         "/ws" => {
             let client = JsonClient::with_user(broker, wake.clone(), user, now)
                 .with_publish_rate(config.auth.max_publish_rate)
                 .registered(peer);
-            run(
-                stream,
+            Box::pin(stream.drive(
                 WsProtocol::new(ws, client, config.timers, "/ws", now),
                 leftover,
                 wake,
                 shutdown,
                 &driver,
-            )
+            ))
             .await
         }
         _ => {
-            run(
-                stream,
+            Box::pin(stream.drive(
                 WsProtocol::new(ws, Echo, config.timers, "/echo", now),
                 leftover,
                 wake,
                 shutdown,
                 &driver,
-            )
+            ))
             .await
         }
     };
@@ -435,18 +443,4 @@ async fn upgrade<S: Driven>(
         Ended::Io(err) => Err(err),
         _ => Ok(()),
     }
-}
-
-async fn run<S: Driven, A: WsApp + Send>(
-    stream: S,
-    proto: WsProtocol<A>,
-    leftover: BytesMut,
-    wake: Arc<Notify>,
-    shutdown: watch::Receiver<bool>,
-    driver: &DriverConfig,
-) -> Ended
-where
-    WsProtocol<A>: Protocol,
-{
-    stream.drive(proto, leftover, wake, shutdown, driver).await
 }

@@ -14,8 +14,13 @@ use crate::conn::Driven;
 use crate::conn::tcp::{DriverConfig, Ended};
 use crate::metrics::Transport;
 
-/// Runs one MQTT connection from `peer` over `stream` until it ends.
-pub async fn serve_connection<S: Driven>(
+/// Runs one MQTT connection from `peer` over `stream` until it ends, and tells how
+/// it ended (see [`log_ended`]).
+///
+/// The connection state and the driver are built before the returned future runs,
+/// and the future is the driver's own: an `async fn` would keep its arguments and
+/// the connection next to the driver's copies for the connection's whole life.
+pub fn serve_connection<S: Driven>(
     stream: S,
     peer: SocketAddr,
     transport: Transport,
@@ -23,14 +28,16 @@ pub async fn serve_connection<S: Driven>(
     auth: ListenerPolicy,
     shutdown: watch::Receiver<bool>,
     config: &DriverConfig,
-) {
+) -> impl Future<Output = Ended> + Send {
     let wake = Arc::new(Notify::new());
     let conn = MqttConnection::new(broker, transport, peer, wake.clone(), Instant::now())
         .with_listener(auth);
-    match stream
-        .drive(conn, bytes::BytesMut::new(), wake, shutdown, config)
-        .await
-    {
+    stream.drive(conn, bytes::BytesMut::new(), wake, shutdown, config)
+}
+
+/// Logs why an MQTT connection's transport ended, when it is worth a line.
+pub fn log_ended(ended: Ended) {
+    match ended {
         Ended::Io(err) => tracing::debug!(%err, "mqtt connection ended by an I/O error"),
         Ended::LingerExpired => tracing::debug!("mqtt connection closed with unsent output"),
         Ended::Closed | Ended::PeerClosed => {}
