@@ -157,7 +157,7 @@ impl World {
                     }
                 }
                 Packet::Publish(p) => {
-                    let topic = match p.properties.topic_alias {
+                    let topic = match p.properties.topic_alias() {
                         Some(a) if p.topic.is_empty() => sim.aliases.get(&a).cloned().expect("alias used before set"),
                         Some(a) => {
                             sim.aliases.insert(a, p.topic.to_string());
@@ -259,11 +259,11 @@ fuzz_target!(|input: Input| {
                 m.retain = retain;
                 m.dup = dup && m.qos != QoS::AtMostOnce;
                 m.packet_id = (m.qos != QoS::AtMostOnce).then(|| pid(p));
-                m.properties.topic_alias = alias.map(|a| u16::from(a % 4) + 1);
+                m.properties.to_mut().topic_alias = alias.map(|a| u16::from(a % 4) + 1);
                 if alias.is_some_and(|a| a & 0x80 != 0) {
                     m.topic = Default::default();
                 }
-                m.properties.message_expiry_interval = expiry.map(|e| u32::from(e % 3));
+                m.properties.to_mut().message_expiry_interval = expiry.map(|e| u32::from(e % 3));
                 w.send(slot, &Packet::Publish(m));
             }
             Step::Subscribe { slot, filter, qos: q, no_local, rap, rh, sub_id, pid: p } => {

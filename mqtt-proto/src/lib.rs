@@ -37,6 +37,7 @@ mod packet_type;
 mod properties;
 pub mod property;
 mod property_box;
+mod publish_properties;
 mod qos;
 mod reader;
 mod reason;
@@ -61,6 +62,7 @@ pub use properties::{
 };
 pub use property::{PropertyContext, PropertyId, PropertyType};
 pub use property_box::{PropertyBox, PropertySet};
+pub use publish_properties::{PublishPropertySection, SubscriptionIdentifiers, UserProperties};
 pub use qos::QoS;
 pub use reason::ReasonCode;
 pub use utf8::{Utf8Bytes, Utf8Error, validate_mqtt_str};

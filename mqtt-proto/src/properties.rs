@@ -224,7 +224,7 @@ impl PropertyValue for Bytes {
 
 /// Reads the Property Length and returns a reader bounded by it.
 #[inline]
-fn section<'a>(r: &mut Reader<'a>) -> Result<Reader<'a>, DecodeError> {
+pub(crate) fn section<'a>(r: &mut Reader<'a>) -> Result<Reader<'a>, DecodeError> {
     let len = r.varint()? as usize;
     if len > r.remaining() {
         return Err(r.malformed(PROPERTY_LENGTH, "Property Length exceeds the packet"));
@@ -237,7 +237,7 @@ fn section<'a>(r: &mut Reader<'a>) -> Result<Reader<'a>, DecodeError> {
 /// the allowed ones (checked by `fields_are_table_2_4` below), and any other falls
 /// into the same Malformed Packet error as an unknown identifier.
 #[inline(always)]
-fn identifier(r: &mut Reader<'_>) -> Result<PropertyId, DecodeError> {
+pub(crate) fn identifier(r: &mut Reader<'_>) -> Result<PropertyId, DecodeError> {
     let raw = r.varint()?;
     u8::try_from(raw)
         .ok()
@@ -245,8 +245,17 @@ fn identifier(r: &mut Reader<'_>) -> Result<PropertyId, DecodeError> {
         .ok_or_else(|| r.malformed(PROPERTY_ALLOWED, "property not valid in this packet"))
 }
 
-fn duplicate(r: &Reader<'_>) -> DecodeError {
+/// A property other than User Property (and Subscription Identifier in
+/// PUBLISH) included twice.
+#[cold]
+pub(crate) fn duplicate(r: &Reader<'_>) -> DecodeError {
     r.protocol(PROPERTY_ONCE, "property included more than once")
+}
+
+/// A property not allowed in the packet (MQTT 5.0 §2.2.2.2).
+#[cold]
+pub(crate) fn not_allowed(r: &Reader<'_>) -> DecodeError {
+    r.malformed(PROPERTY_ALLOWED, "property not valid in this packet")
 }
 
 fn user_property_len(p: &UserProperty) -> Result<usize, &'static str> {
@@ -350,9 +359,7 @@ macro_rules! properties {
                             let (name, value) = s.string_pair()?;
                             props.user_properties.push(UserProperty { name, value });
                         }
-                        _ => {
-                            return Err(s.malformed(PROPERTY_ALLOWED, "property not valid in this packet"));
-                        }
+                        _ => return Err(not_allowed(&s)),
                     }
                 }
                 Ok(())

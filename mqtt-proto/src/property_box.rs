@@ -24,21 +24,21 @@ pub(crate) mod sealed {
 /// when it is empty.
 ///
 /// It reads like the set it holds: it dereferences to it (to a shared empty set
-/// when there is none), so `publish.properties.topic_alias` works as a field
-/// access. A mutable access (`publish.properties.topic_alias = Some(1)`) allocates
+/// when there is none), so `ack.properties.reason_string` works as a field
+/// access. A mutable access (`ack.properties.reason_string = Some(..)`) allocates
 /// the set on first use. Equality compares the sets, so an empty box equals an
-/// absent one.
+/// absent one. (PUBLISH holds its properties in a
+/// [`crate::PublishPropertySection`] instead.)
 ///
 /// ```
-/// use bytes::Bytes;
-/// use mqtt_proto::{Publish, PublishProperties};
+/// use mqtt_proto::{AckProperties, PacketId, PubResponse};
 ///
-/// let mut p = Publish::new("t", Bytes::new());
-/// assert!(p.properties.is_empty() && p.properties.topic_alias.is_none());
-/// p.properties.topic_alias = Some(3);
-/// assert_eq!(p.properties.topic_alias, Some(3));
-/// p.properties = PublishProperties { message_expiry_interval: Some(60), ..Default::default() }.into();
-/// assert_eq!(p.properties.into_inner().message_expiry_interval, Some(60));
+/// let mut ack = PubResponse::new(PacketId::new(1).unwrap());
+/// assert!(ack.properties.is_empty() && ack.properties.reason_string.is_none());
+/// ack.properties.reason_string = Some("quota".into());
+/// assert_eq!(ack.properties.reason_string.as_deref(), Some("quota"));
+/// ack.properties = AckProperties { reason_string: Some("busy".into()), ..Default::default() }.into();
+/// assert_eq!(ack.properties.into_inner().reason_string.as_deref(), Some("busy"));
 /// ```
 #[derive(Clone)]
 pub struct PropertyBox<T>(Option<Box<T>>);

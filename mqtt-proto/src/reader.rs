@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use crate::error::{DecodeError, Rule};
-use crate::utf8::{Utf8Bytes, Utf8Error};
+use crate::utf8::{Utf8Bytes, Utf8Error, validate_mqtt_str};
 use crate::{ProtocolVersion, varint};
 
 /// A field runs past the end of the packet, or bytes are left over after the last
@@ -211,13 +211,45 @@ impl<'a> Reader<'a> {
     ) -> Result<Utf8Bytes, DecodeError> {
         let len = usize::from(self.u16()?);
         let raw = self.bytes(len)?;
-        match Utf8Bytes::from_mqtt(raw) {
-            Ok(s) => Ok(s),
-            Err(Utf8Error::IllFormed) => Err(self.malformed(
+        Utf8Bytes::from_mqtt(raw).map_err(|e| self.utf8_error(e, field_rule))
+    }
+
+    /// The error for a string that is not an MQTT UTF-8 Encoded String.
+    #[cold]
+    fn utf8_error(&self, e: Utf8Error, field_rule: Option<Rule>) -> DecodeError {
+        match e {
+            Utf8Error::IllFormed => self.malformed(
                 field_rule.unwrap_or(UTF8_WELL_FORMED),
                 "string is not well-formed UTF-8",
-            )),
-            Err(Utf8Error::Null) => Err(self.malformed(UTF8_NO_NULL, "string contains U+0000")),
+            ),
+            Utf8Error::Null => self.malformed(UTF8_NO_NULL, "string contains U+0000"),
+        }
+    }
+
+    /// A UTF-8 Encoded String checked like [`Reader::string_for`], borrowed from
+    /// the packet (no `Bytes` handle on it).
+    #[inline]
+    pub(crate) fn str_for(&mut self, field_rule: Option<Rule>) -> Result<&'a str, DecodeError> {
+        let len = usize::from(self.u16()?);
+        let raw = self.take(len)?;
+        validate_mqtt_str(raw).map_err(|e| self.utf8_error(e, field_rule))
+    }
+
+    /// Skips Binary Data (§1.5.6).
+    #[inline]
+    pub(crate) fn skip_binary(&mut self) -> Result<(), DecodeError> {
+        let len = self.u16()?;
+        self.take(usize::from(len)).map(|_| ())
+    }
+
+    /// The bytes from `start` to the current position, as a shared slice of the
+    /// packet (empty if `start` is past it).
+    #[inline]
+    pub(crate) fn slice_from(&self, start: usize) -> Bytes {
+        if start < self.pos {
+            self.frame.slice(start..self.pos)
+        } else {
+            Bytes::new()
         }
     }
 

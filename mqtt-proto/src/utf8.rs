@@ -193,11 +193,23 @@ impl Utf8Bytes {
         Ok(Self(topic))
     }
 
+    /// Wraps `bytes`, which hold the same bytes as `s` (a slice of `bytes`'
+    /// buffer already known to be UTF-8); anything else gives an empty string.
+    #[inline]
+    pub(crate) fn from_str_slice(bytes: Bytes, s: &str) -> Self {
+        if *bytes == *s.as_bytes() {
+            Self(bytes)
+        } else {
+            Self::default()
+        }
+    }
+
     /// The string.
     pub fn as_str(&self) -> &str {
         // SAFETY: every constructor checks that the bytes are UTF-8 (`from_utf8`,
         // `from_mqtt`, `from_topic_name` and `split_topic_name`: all-ASCII or
-        // `from_utf8` passed on exactly the bytes kept) or takes them from a `str`;
+        // `from_utf8` passed on exactly the bytes kept) or takes them from a `str`
+        // (`from_str_slice`: bytes equal to those of a `str`);
         // `Bytes` are immutable afterwards.
         unsafe { core::str::from_utf8_unchecked(&self.0) }
     }

@@ -44,13 +44,11 @@ fn mosquitto_v5_subscriber_session_decodes() {
         panic!("{s2c:?}")
     };
     assert_eq!(p.topic, "sensors/hall/temp");
+    assert_eq!(p.properties.content_type(), Some("application/json"));
+    assert!(p.properties.subscription_identifiers().eq([7]));
+    assert!(p.properties.user_properties().eq([("unit", "celsius")]));
     assert_eq!(
-        p.properties.content_type.as_deref(),
-        Some("application/json")
-    );
-    assert_eq!(p.properties.subscription_identifiers, vec![7]);
-    assert_eq!(
-        p.properties.user_properties,
+        p.properties.to_properties().user_properties,
         vec![UserProperty::new("unit", "celsius")]
     );
 }

@@ -139,7 +139,7 @@ impl Run {
             other => describe_sent(other),
         };
         if let Packet::Publish(p) = &packet
-            && let Some(e) = p.properties.message_expiry_interval
+            && let Some(e) = p.properties.message_expiry_interval()
         {
             self.sent_expiry
                 .insert((p.topic.to_string(), p.payload.clone()), e);
@@ -196,7 +196,7 @@ impl Run {
     /// off, else `expiry=<sent> reduced`.
     fn normalise_expiry(&self, line: String, p: &Packet) -> String {
         let Packet::Publish(p) = p else { return line };
-        let Some(got) = p.properties.message_expiry_interval else {
+        let Some(got) = p.properties.message_expiry_interval() else {
             return line;
         };
         let key = (p.topic.to_string(), p.payload.clone());
@@ -445,7 +445,7 @@ fn describe_publish(p: &Publish, id: &str, topic: &str) -> String {
         p.dup as u8,
         String::from_utf8_lossy(&p.payload)
     );
-    let pr = &p.properties;
+    let pr = &p.properties.to_properties();
     if let Some(v) = pr.payload_format_indicator {
         let _ = write!(s, " pfi={}", v as u8);
     }
@@ -507,7 +507,7 @@ impl Probe {
                 // Topic aliases are the sender's choice (MQTT-3.3.2-11 allows, never
                 // requires them): resolved here, checked against the maximum.
                 let mut topic = p.topic.to_string();
-                if let Some(alias) = p.properties.topic_alias {
+                if let Some(alias) = p.properties.topic_alias() {
                     if alias == 0 || alias > self.alias_max {
                         return format!(
                             "PUBLISH with Topic Alias {alias} above maximum {}",

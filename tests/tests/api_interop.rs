@@ -105,8 +105,8 @@ async fn example_function_answers_a_request_through_the_api() {
     let mut p =
         mqtt_proto::Publish::new("requests/temperature", bytes::Bytes::from_static(b"ping"));
     p.qos = QoS::AtLeastOnce;
-    p.properties.response_topic = Some("replies/device-1/t".into());
-    p.properties.correlation_data = Some(bytes::Bytes::from_static(b"req-42"));
+    p.properties.to_mut().response_topic = Some("replies/device-1/t".into());
+    p.properties.to_mut().correlation_data = Some(bytes::Bytes::from_static(b"req-42"));
     let started = Instant::now();
     device.publish_packet(p).await;
     let reply = device.recv_publish().await;
@@ -116,11 +116,8 @@ async fn example_function_answers_a_request_through_the_api() {
     );
     assert_eq!(reply.topic.as_str(), "replies/device-1/t");
     assert_eq!(&reply.payload[..], b"echo: ping");
-    assert_eq!(
-        reply.properties.correlation_data.as_deref(),
-        Some(&b"req-42"[..])
-    );
-    assert_eq!(reply.properties.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(reply.properties.correlation_data(), Some(&b"req-42"[..]));
+    assert_eq!(reply.properties.content_type(), Some("text/plain"));
     let got = watcher.messages(1);
     assert_eq!(
         (got[0].topic.as_str(), got[0].payload.as_str()),

@@ -290,24 +290,16 @@ async fn published_message_reaches_mqtt_mqtt_over_ws_and_ws_clients() {
     assert_eq!(p.topic.as_str(), "fn/42/reply");
     assert_eq!(&p.payload[..], b"hello from a function");
     assert_eq!(p.qos, QoS::AtLeastOnce);
-    assert_eq!(p.properties.content_type.as_deref(), Some("text/plain"));
-    assert_eq!(
-        p.properties.correlation_data.as_deref(),
-        Some(&[1u8, 2, 3][..])
-    );
-    assert_eq!(p.properties.response_topic.as_deref(), Some("fn/42/ack"));
+    assert_eq!(p.properties.content_type(), Some("text/plain"));
+    assert_eq!(p.properties.correlation_data(), Some(&[1u8, 2, 3][..]));
+    assert_eq!(p.properties.response_topic(), Some("fn/42/ack"));
     assert!(
         p.properties
-            .message_expiry_interval
+            .message_expiry_interval()
             .is_some_and(|e| e <= 60)
     );
     // MQTT-3.3.2-18: user properties in order, repeated names kept.
-    let ups: Vec<(&str, &str)> = p
-        .properties
-        .user_properties
-        .iter()
-        .map(|u| (u.name.as_str(), u.value.as_str()))
-        .collect();
+    let ups: Vec<(&str, &str)> = p.properties.user_properties().collect();
     assert_eq!(ups, [("from", "lambda"), ("from", "again")]);
 
     let m = recv_json(&mut browser).await;
@@ -329,10 +321,7 @@ async fn published_message_reaches_mqtt_mqtt_over_ws_and_ws_clients() {
         Packet::Publish(p) => {
             assert_eq!(p.topic.as_str(), "fn/42/reply");
             assert_eq!(&p.payload[..], b"hello from a function");
-            assert_eq!(
-                p.properties.correlation_data.as_deref(),
-                Some(&[1u8, 2, 3][..])
-            );
+            assert_eq!(p.properties.correlation_data(), Some(&[1u8, 2, 3][..]));
         }
         other => panic!("expected PUBLISH over /mqtt, got {other:?}"),
     }

@@ -153,7 +153,7 @@ async fn mqtt_3_3_4_2_to_4_overlapping_subscriptions() {
     p.publish("o/a", b"x", QoS::ExactlyOnce, false).await;
     let got = s.recv_publish().await;
     assert_eq!(got.qos, QoS::AtLeastOnce);
-    let mut ids = got.properties.subscription_identifiers.clone();
+    let mut ids: Vec<u32> = got.properties.subscription_identifiers().collect();
     ids.sort_unstable();
     assert_eq!(ids, [7, 9]);
     s.ack(&got).await;
@@ -316,15 +316,15 @@ async fn mqtt_3_3_2_12_topic_alias_from_client() {
         .topic_alias_maximum
         .expect("server announces Topic Alias Maximum");
     let mut first = Publish::new("alias/long/topic", Bytes::from_static(b"1"));
-    first.properties.topic_alias = Some(max);
+    first.properties.to_mut().topic_alias = Some(max);
     p.send(&Packet::Publish(first)).await;
     let mut second = Publish::new("", Bytes::from_static(b"2"));
-    second.properties.topic_alias = Some(max);
+    second.properties.to_mut().topic_alias = Some(max);
     p.send(&Packet::Publish(second)).await;
     assert_eq!(s.recv_publish().await.topic.as_str(), "alias/long/topic");
     assert_eq!(s.recv_publish().await.topic.as_str(), "alias/long/topic");
     let mut bad = Publish::new("alias/x", Bytes::new());
-    bad.properties.topic_alias = Some(max + 1);
+    bad.properties.to_mut().topic_alias = Some(max + 1);
     p.send(&Packet::Publish(bad)).await;
     match p.expect_closed().await.as_slice() {
         [Packet::Disconnect(d)] => assert_eq!(d.reason_code, ReasonCode::TopicAliasInvalid),
@@ -347,14 +347,17 @@ async fn mqtt_3_3_2_11_topic_alias_to_client() {
     }
     let a = s.recv_publish().await;
     assert_eq!(
-        (a.topic.as_str(), a.properties.topic_alias),
+        (a.topic.as_str(), a.properties.topic_alias()),
         ("ta/one", Some(1))
     );
     let b = s.recv_publish().await;
-    assert_eq!((b.topic.as_str(), b.properties.topic_alias), ("", Some(1)));
+    assert_eq!(
+        (b.topic.as_str(), b.properties.topic_alias()),
+        ("", Some(1))
+    );
     let c = s.recv_publish().await;
     assert_eq!(
-        (c.topic.as_str(), c.properties.topic_alias),
+        (c.topic.as_str(), c.properties.topic_alias()),
         ("ta/two", None)
     );
 }
@@ -374,14 +377,14 @@ async fn mqtt_3_3_2_5_and_6_message_expiry() {
     for (topic, secs) in [("exp/short", 1u32), ("exp/long", 100)] {
         let mut m = Publish::new(topic, Bytes::from_static(b"x"));
         m.qos = QoS::AtLeastOnce;
-        m.properties.message_expiry_interval = Some(secs);
+        m.properties.to_mut().message_expiry_interval = Some(secs);
         p.publish_packet(m).await;
     }
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let (mut s, _) = TestClient::connect_with(server.mqtt, connect).await;
     let got = s.recv_publish().await;
     assert_eq!(got.topic.as_str(), "exp/long");
-    let left = got.properties.message_expiry_interval.unwrap();
+    let left = got.properties.message_expiry_interval().unwrap();
     assert!((90..100).contains(&left), "remaining interval {left}");
     s.ack(&got).await;
     s.expect_silence(QUIET).await;
@@ -414,25 +417,32 @@ async fn mqtt_3_3_2_4_and_15_to_20_properties_pass_through() {
     s.subscribe("props", QoS::AtMostOnce).await;
     let mut p = TestClient::connect(server.mqtt, V5, "props-pub").await;
     let mut m = Publish::new("props", Bytes::from_static(b"{}"));
-    m.properties.payload_format_indicator = Some(true);
-    m.properties.response_topic = Some("reply/here".into());
-    m.properties.correlation_data = Some(Bytes::from_static(b"\x00\x01corr"));
-    m.properties.content_type = Some("application/json".into());
-    m.properties.user_properties = vec![
+    m.properties.to_mut().payload_format_indicator = Some(true);
+    m.properties.to_mut().response_topic = Some("reply/here".into());
+    m.properties.to_mut().correlation_data = Some(Bytes::from_static(b"\x00\x01corr"));
+    m.properties.to_mut().content_type = Some("application/json".into());
+    m.properties.to_mut().user_properties = vec![
         UserProperty::new("b", "2"),
         UserProperty::new("a", "1"),
         UserProperty::new("b", "3"),
     ];
     p.publish_packet(m.clone()).await;
     let got = s.recv_publish().await;
-    assert_eq!(got.properties.payload_format_indicator, Some(true));
-    assert_eq!(got.properties.response_topic, m.properties.response_topic);
+    assert_eq!(got.properties.payload_format_indicator(), Some(true));
     assert_eq!(
-        got.properties.correlation_data,
-        m.properties.correlation_data
+        got.properties.response_topic(),
+        m.properties.response_topic()
     );
-    assert_eq!(got.properties.content_type, m.properties.content_type);
-    assert_eq!(got.properties.user_properties, m.properties.user_properties);
+    assert_eq!(
+        got.properties.correlation_data(),
+        m.properties.correlation_data()
+    );
+    assert_eq!(got.properties.content_type(), m.properties.content_type());
+    assert!(
+        got.properties
+            .user_properties()
+            .eq(m.properties.user_properties())
+    );
 }
 
 /// MQTT-3.3.4-6: a Subscription Identifier in a PUBLISH from a client is a Protocol Error.
@@ -441,7 +451,7 @@ async fn mqtt_3_3_4_6_subscription_identifier_from_client() {
     let server = InProcessServer::start().await;
     let mut p = TestClient::connect(server.mqtt, V5, "sub-id-pub").await;
     let mut m = Publish::new("x", Bytes::new());
-    m.properties.subscription_identifiers = vec![1];
+    m.properties.to_mut().subscription_identifiers = vec![1];
     p.send(&Packet::Publish(m)).await;
     match p.expect_closed().await.as_slice() {
         [Packet::Disconnect(d)] => assert_eq!(d.reason_code, ReasonCode::ProtocolError),

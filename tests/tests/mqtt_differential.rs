@@ -769,14 +769,14 @@ scenario!(
         r.subscribe("sub", "alias/#", Q0).await;
         r.connect("pub").await;
         let mut a = msg("alias/long/topic", "1", Q0);
-        a.properties.topic_alias = Some(1);
+        a.properties.to_mut().topic_alias = Some(1);
         r.publish("pub", a).await;
         let mut b = msg("", "2", Q1);
-        b.properties.topic_alias = Some(1);
+        b.properties.to_mut().topic_alias = Some(1);
         r.publish("pub", b).await;
         r.expect("sub", 2).await;
         let mut bad = msg("alias/x", "3", Q0);
-        bad.properties.topic_alias = Some(0);
+        bad.properties.to_mut().topic_alias = Some(0);
         r.send("pub", Packet::Publish(bad)).await;
         r.expect("pub", 2).await;
         r.quiet_all().await;
@@ -789,7 +789,7 @@ scenario!(
     topic_alias_unknown, V5_ONLY, [], |r| {
         r.connect("pub").await;
         let mut p = msg("", "x", Q0);
-        p.properties.topic_alias = Some(2);
+        p.properties.to_mut().topic_alias = Some(2);
         r.send("pub", Packet::Publish(p)).await;
         r.expect("pub", 2).await;
     }
@@ -825,15 +825,15 @@ scenario!(
         r.disconnect("sub", ReasonCode::Success).await;
         r.connect("pub").await;
         let mut short = msg("exp/short", "short", Q1);
-        short.properties.message_expiry_interval = Some(1);
+        short.properties.to_mut().message_expiry_interval = Some(1);
         r.publish("pub", short).await;
         let mut long = msg("exp/long", "long", Q1);
-        long.properties.message_expiry_interval = Some(1000);
-        long.properties.content_type = Some("text/plain".into());
-        long.properties.response_topic = Some("exp/reply".into());
-        long.properties.correlation_data = Some(Bytes::from_static(b"\x01\x02"));
-        long.properties.payload_format_indicator = Some(true);
-        long.properties.user_properties = vec![mqtt_proto::UserProperty::new("k", "v"), mqtt_proto::UserProperty::new("k", "w")];
+        long.properties.to_mut().message_expiry_interval = Some(1000);
+        long.properties.to_mut().content_type = Some("text/plain".into());
+        long.properties.to_mut().response_topic = Some("exp/reply".into());
+        long.properties.to_mut().correlation_data = Some(Bytes::from_static(b"\x01\x02"));
+        long.properties.to_mut().payload_format_indicator = Some(true);
+        long.properties.to_mut().user_properties = vec![mqtt_proto::UserProperty::new("k", "v"), mqtt_proto::UserProperty::new("k", "w")];
         r.publish("pub", long).await;
         tokio::time::sleep(Duration::from_millis(2100)).await;
         r.connect_with("sub2", c).await;
@@ -1105,7 +1105,7 @@ scenario!(
         for (t, secs) in [("rx/short", 1u32), ("rx/long", 1000)] {
             let mut m = msg(t, t, Q1);
             m.retain = true;
-            m.properties.message_expiry_interval = Some(secs);
+            m.properties.to_mut().message_expiry_interval = Some(secs);
             r.publish("pub", m).await;
         }
         tokio::time::sleep(Duration::from_millis(2100)).await;
@@ -1171,7 +1171,7 @@ scenario!(
         r.connect("pub").await;
         let mut p = Publish::new("pfi/x", Bytes::from_static(b"\xff\xfe"));
         p.qos = Q1;
-        p.properties.payload_format_indicator = Some(true);
+        p.properties.to_mut().payload_format_indicator = Some(true);
         r.publish("pub", p).await;
         r.quiet_all().await;
     }

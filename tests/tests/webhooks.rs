@@ -113,8 +113,8 @@ async fn events_arrive_signed_with_their_bodies() {
         .await;
     let mut p = mqtt_proto::Publish::new("hooks/a", bytes::Bytes::from_static(b"\xff\x00bin"));
     p.qos = QoS::AtLeastOnce;
-    p.properties.response_topic = Some("replies/a".into());
-    p.properties.correlation_data = Some(bytes::Bytes::from_static(b"\x01\x02"));
+    p.properties.to_mut().response_topic = Some("replies/a".into());
+    p.properties.to_mut().correlation_data = Some(bytes::Bytes::from_static(b"\x01\x02"));
     c.publish_packet(p).await;
     let b = signed(&hook.next(WAIT).await);
     assert_eq!(b["event"], "message.published");

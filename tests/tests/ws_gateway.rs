@@ -242,7 +242,7 @@ async fn one_bus_for_mqtt_tcp_mqtt_ws_and_json() {
     );
     match next_packet(&mut mws, &mut inbox).await {
         Packet::Publish(p) => assert_eq!(
-            p.properties.content_type.as_deref(),
+            p.properties.content_type(),
             Some("application/json"),
             "MQTT-3.3.2-20"
         ),

@@ -21,7 +21,7 @@
 mod ack;
 mod auth;
 mod connack;
-mod connect;
+pub(crate) mod connect;
 mod disconnect;
 pub(crate) mod publish;
 mod subscribe;

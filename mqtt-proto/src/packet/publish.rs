@@ -10,9 +10,8 @@ use super::{
     size_mismatch, total_len,
 };
 use crate::error::{DecodeError, EncodeError, Rule};
-use crate::packet::connect::check_topic_name;
-use crate::properties::{Dropped, PublishProperties, with_length};
-use crate::property_box::PropertyBox;
+use crate::properties::{Dropped, with_length};
+use crate::publish_properties::{self, PublishPropertySection};
 use crate::reader::{REMAINING_LENGTH, Reader, UTF8_NO_NULL};
 use crate::utf8::{TopicNameError, Utf8Bytes, Utf8Error};
 use crate::writer::{Out, field_len, put_field, write_exact};
@@ -47,9 +46,9 @@ pub struct Publish {
     pub topic: Utf8Bytes,
     /// The Packet Identifier: present exactly when QoS > 0 (MQTT-2.2.1-2).
     pub packet_id: Option<PacketId>,
-    /// PUBLISH properties (5.0 only), out of line: a PUBLISH without properties
-    /// allocates nothing for them.
-    pub properties: PropertyBox<PublishProperties>,
+    /// PUBLISH properties (5.0 only): as received (one validated slice of the
+    /// packet) or built; a PUBLISH without properties allocates nothing for them.
+    pub properties: PublishPropertySection,
     /// The Application Message.
     pub payload: Bytes,
 }
@@ -57,7 +56,6 @@ pub struct Publish {
 const TOPIC_UTF8: Rule = Rule::new("MQTT-3.3.2-1", "MQTT-3.3.2-1");
 const TOPIC_WILDCARD: Rule = Rule::new("MQTT-3.3.2-2", "MQTT-3.3.2-2");
 const TOPIC_EMPTY: Rule = Rule::new("MQTT-5.0 §3.3.2.3.4", "MQTT-4.7.3-1");
-const RESPONSE_TOPIC: Rule = Rule::v5("MQTT-3.3.2-14");
 
 impl Publish {
     /// A QoS 0 PUBLISH of `payload` to `topic`.
@@ -157,7 +155,7 @@ impl Publish {
         }
         let mut props = 0;
         if version.is_v5() {
-            if self.topic.is_empty() && self.properties.topic_alias.is_none() {
+            if self.topic.is_empty() && self.properties.topic_alias().is_none() {
                 return Err(invalid::<Self>(
                     "MQTT-4.7.3-1",
                     "empty topic without a Topic Alias",
@@ -167,7 +165,7 @@ impl Publish {
             if !self.properties.is_empty() {
                 props = self
                     .properties
-                    .body_len(Dropped::NONE)
+                    .body_len()
                     .map_err(invalid_property::<Self>)?;
             }
             len += with_length(props);
@@ -191,7 +189,7 @@ impl Publish {
                 // Property Length 0, without a call.
                 buf.put_u8(0);
             } else {
-                self.properties.put(Dropped::NONE, props, buf);
+                self.properties.put(props, buf);
             }
         }
     }
@@ -222,16 +220,12 @@ pub(super) fn decode(
         QoS::AtMostOnce => None,
         _ => Some(read_packet_id(&mut r)?),
     };
-    let properties = if version.is_v5() {
-        let p = PublishProperties::decode_boxed(&mut r)?;
-        if let Some(t) = &p.response_topic {
-            check_topic_name(&r, t, Some(RESPONSE_TOPIC))?;
-        }
-        p
+    let (properties, has_alias) = if version.is_v5() {
+        publish_properties::decode(&mut r)?
     } else {
-        PropertyBox::default()
+        (PublishPropertySection::default(), false)
     };
-    if topic.is_empty() && properties.topic_alias.is_none() {
+    if topic.is_empty() && !has_alias {
         return Err(r.protocol(TOPIC_EMPTY, "empty Topic Name without a Topic Alias"));
     }
     let consumed = r.position();
@@ -314,7 +308,7 @@ pub(crate) fn take_plain(
         retain: flags & 0b0001 != 0,
         topic,
         packet_id,
-        properties: PropertyBox::default(),
+        properties: PublishPropertySection::default(),
         payload,
     })))
 }
@@ -348,7 +342,7 @@ impl Body for Publish {
     #[inline]
     fn put_body(&self, version: ProtocolVersion, _: Dropped, buf: &mut Out<'_>) {
         let props = if version.is_v5() {
-            self.properties.body_len(Dropped::NONE).unwrap_or(0)
+            self.properties.body_len().unwrap_or(0)
         } else {
             0
         };

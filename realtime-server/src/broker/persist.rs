@@ -85,7 +85,7 @@ fn decode_properties(bytes: &[u8]) -> PublishProperties {
         return PublishProperties::default();
     }
     match mqtt_proto::decode_packet(ProtocolVersion::V5, bytes) {
-        Ok(Packet::Publish(p)) => p.properties.into_inner(),
+        Ok(Packet::Publish(p)) => p.properties.into_properties(),
         _ => {
             tracing::warn!("stored message properties do not decode; dropped");
             PublishProperties::default()

@@ -692,11 +692,11 @@ impl MqttConnection {
         let mut new_alias = None;
         if live.client_alias_max > 0 {
             if let Some(&alias) = live.aliases_out.get(&m.topic) {
-                publish.properties.topic_alias = Some(alias);
+                publish.properties.to_mut().topic_alias = Some(alias);
                 publish.topic = Utf8Bytes::default();
             } else if live.aliases_out.len() < usize::from(live.client_alias_max) {
                 let alias = (live.aliases_out.len() + 1) as u16;
-                publish.properties.topic_alias = Some(alias);
+                publish.properties.to_mut().topic_alias = Some(alias);
                 new_alias = Some(alias);
             }
         }
@@ -804,7 +804,7 @@ impl MqttConnection {
             return Status::Close;
         };
         // Topic aliases from the client (MQTT 5.0 §3.3.2.3.4).
-        if let Some(alias) = p.properties.topic_alias {
+        if let Some(alias) = p.properties.topic_alias() {
             if alias == 0 || alias > config.topic_alias_maximum {
                 let why = format!(
                     "Topic Alias {alias} exceeds Topic Alias Maximum {} [MQTT-3.3.2-9]",
@@ -825,7 +825,7 @@ impl MqttConnection {
                     return self.fail(ReasonCode::ProtocolError, &why, now);
                 }
             }
-            p.properties.topic_alias = None;
+            p.properties.to_mut().topic_alias = None;
         }
         if p.topic.is_empty() {
             return self.fail(
@@ -834,7 +834,7 @@ impl MqttConnection {
                 now,
             );
         }
-        if !p.properties.subscription_identifiers.is_empty() {
+        if p.properties.subscription_identifiers().next().is_some() {
             return self.fail(
                 ReasonCode::ProtocolError,
                 "Subscription Identifier in a PUBLISH from a client [MQTT-3.3.4-6]",

@@ -18,7 +18,7 @@ pub(super) fn message_from_publish(
         publish.payload,
         publish.qos,
         publish.retain,
-        publish.properties.into_inner(),
+        publish.properties.into_properties(),
         Some(publisher),
         now,
     )

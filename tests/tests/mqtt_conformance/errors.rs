@@ -73,7 +73,7 @@ async fn provoke(server: &InProcessServer, c: &mut TestClient, id: &str, how: us
         }
         2 => {
             let mut m = message("t", b"", QoS::AtMostOnce);
-            m.properties.topic_alias = Some(u16::MAX);
+            m.properties.to_mut().topic_alias = Some(u16::MAX);
             c.try_send(&Packet::Publish(m)).await;
             ReasonCode::TopicAliasInvalid
         }

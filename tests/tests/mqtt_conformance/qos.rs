@@ -389,7 +389,7 @@ async fn mqtt_4_3_3_7_no_expiry_once_the_qos2_publish_is_sent() {
     s.subscribe("q2x/x", QoS::ExactlyOnce).await;
     let mut p = TestClient::connect(server.mqtt, V5, "q2x-pub").await;
     let mut m = message("q2x/x", b"x", QoS::ExactlyOnce);
-    m.properties.message_expiry_interval = Some(1);
+    m.properties.to_mut().message_expiry_interval = Some(1);
     p.publish_packet(m).await;
     let first = s.recv_publish().await;
     s.drop_connection();
@@ -408,7 +408,7 @@ async fn mqtt_4_3_3_13_qos2_completed_after_expiry() {
     let mut c = TestClient::connect(server.mqtt, V5, "q2c-pub").await;
     let mut m = message("q2c/x", b"x", QoS::ExactlyOnce);
     m.packet_id = Some(pid(3));
-    m.properties.message_expiry_interval = Some(1);
+    m.properties.to_mut().message_expiry_interval = Some(1);
     c.send(&Packet::Publish(m)).await;
     assert!(matches!(c.recv().await, Packet::PubRec(_)));
     tokio::time::sleep(Duration::from_millis(1600)).await;

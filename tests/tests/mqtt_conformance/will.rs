@@ -216,12 +216,9 @@ async fn mqtt_3_1_3_10_will_user_properties_keep_their_order() {
     let (c, _) = TestClient::connect_with(server.mqtt, c).await;
     c.drop_connection();
     let p = watcher.recv_publish().await;
-    assert_eq!(p.properties.user_properties, users);
-    assert_eq!(p.properties.content_type.as_deref(), Some("text/plain"));
-    assert_eq!(p.properties.response_topic.as_deref(), Some("wup/reply"));
-    assert_eq!(
-        p.properties.correlation_data.as_deref(),
-        Some(&b"\x00corr"[..])
-    );
-    assert_eq!(p.properties.payload_format_indicator, Some(true));
+    assert_eq!(p.properties.to_properties().user_properties, users);
+    assert_eq!(p.properties.content_type(), Some("text/plain"));
+    assert_eq!(p.properties.response_topic(), Some("wup/reply"));
+    assert_eq!(p.properties.correlation_data(), Some(&b"\x00corr"[..]));
+    assert_eq!(p.properties.payload_format_indicator(), Some(true));
 }
