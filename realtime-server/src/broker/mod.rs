@@ -425,7 +425,7 @@ impl Broker {
                 st.link = Some(link.clone());
                 st.version = req.version;
                 st.expiry_interval = expiry_interval;
-                st.will = req.will.clone();
+                st.will = req.will.clone().map(Box::new);
                 let persist = self.persists() && expiry_interval > 0;
                 if persist && !st.persistent {
                     persist::full_session(&client_id, &mut st, &mut refs, now, &mut ops);
@@ -464,7 +464,7 @@ impl Broker {
                 {
                     let mut st = s.lock();
                     st.link = Some(link);
-                    st.will = req.will.clone();
+                    st.will = req.will.clone().map(Box::new);
                     st.persistent = self.persists() && expiry_interval > 0;
                     st.principal = req.principal.clone();
                 }
@@ -605,7 +605,7 @@ impl Broker {
     fn end_session(
         &self,
         session: &Arc<Session>,
-        will: Option<WillMessage>,
+        will: Option<Box<WillMessage>>,
         now: Instant,
         ops: &mut Vec<StoreOp>,
     ) -> Vec<Message> {

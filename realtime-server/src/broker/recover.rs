@@ -72,7 +72,7 @@ impl Broker {
                             w.delay.min(record.expiry_interval_secs),
                         ));
                         let due = (disconnected + delay).max(now);
-                        st.will = Some(w);
+                        st.will = Some(Box::new(w));
                         st.will_due = Some(due);
                         timers.push((due, Timer::Will));
                     }

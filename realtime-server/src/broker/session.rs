@@ -59,8 +59,9 @@ pub struct SessionState {
     /// Packet identifiers of QoS 2 messages received, PUBREC sent, PUBREL awaited
     /// (the exactly-once state, MQTT-4.3.3-10).
     pub incoming_qos2: HashSet<u16>,
-    /// The Will Message of the current (or last) connection.
-    pub will: Option<WillMessage>,
+    /// The Will Message of the current (or last) connection (boxed: most clients
+    /// have none, and every session would carry its 288 bytes).
+    pub will: Option<Box<WillMessage>>,
     /// When the Will is due, after an abnormal disconnect with a Will Delay.
     pub will_due: Option<Instant>,
     /// When the last connection ended, while offline.
