@@ -18,6 +18,7 @@ use crate::Config;
 use crate::auth::{Auth, AuthFiles, ListenerPolicy};
 use crate::broker::{Broker, BrokerConfig};
 use crate::conn::limit::{ConnLimiter, Refused};
+use crate::conn::park::Parking;
 use crate::http::HttpConfig;
 use crate::metrics::Transport;
 use crate::store::Store;
@@ -43,6 +44,7 @@ pub struct Server {
     listeners: Vec<Bound>,
     broker: Arc<Broker>,
     limiter: Arc<ConnLimiter>,
+    parking: Parking,
     config: Config,
 }
 
@@ -117,7 +119,13 @@ impl Server {
         }
         let l = &config.listeners;
         let mut listeners = Vec::new();
-        let http = Arc::new(config.http_config());
+        let parking = Parking::with_gauge(broker.metrics.connections_parked.clone())?;
+        let mut http = config.http_config();
+        http.driver = Arc::new(crate::conn::tcp::DriverConfig {
+            parking: Some(parking.clone()),
+            ..(*http.driver).clone()
+        });
+        let http = Arc::new(http);
         if l.mqtt.enabled {
             listeners.push(Bound {
                 name: "mqtt",
@@ -167,6 +175,7 @@ impl Server {
             listeners,
             broker,
             limiter,
+            parking,
             config: config.clone(),
         })
     }
@@ -179,6 +188,11 @@ impl Server {
     /// The connection limiter (open connections, refusals).
     pub fn limiter(&self) -> &Arc<ConnLimiter> {
         &self.limiter
+    }
+
+    /// Where idle connections park (how many are parked now).
+    pub fn parking(&self) -> &Parking {
+        &self.parking
     }
 
     fn addr_of(&self, name: &str) -> io::Result<SocketAddr> {
@@ -228,7 +242,18 @@ impl Server {
             shutdown.clone(),
         ));
         let sys = tokio::spawn(crate::sys::run(broker.clone(), shutdown.clone()));
-        let driver = Arc::new(self.config.driver_config());
+        let parking = {
+            let parking = self.parking.clone();
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                if let Err(err) = parking.run(shutdown).await {
+                    tracing::error!(%err, "parked connections' watcher failed; none parks any more");
+                }
+            })
+        };
+        let mut driver = self.config.driver_config();
+        driver.parking = Some(self.parking.clone());
+        let driver = Arc::new(driver);
         let handshake = Duration::from_millis(self.config.tls.handshake_timeout_ms);
         let mut accepting = Vec::new();
         for bound in self.listeners {
@@ -245,7 +270,7 @@ impl Server {
         for task in accepting {
             let _ = task.await;
         }
-        let _ = tokio::join!(timers, sys);
+        let _ = tokio::join!(timers, sys, parking);
         let grace = Duration::from_millis(self.config.limits.shutdown_timeout_ms);
         if !self.limiter.wait_idle(grace).await {
             tracing::warn!(
@@ -365,23 +390,26 @@ fn serve_one(
     permit: crate::conn::limit::ConnPermit,
 ) -> impl Future<Output = ()> + Send {
     async move {
-        let _permit = permit;
         match kind {
             Kind::Mqtt(auth) => {
-                // Each arm's future is boxed: the task then holds only the arm that
-                // runs, not the largest of them (a TLS or HTTP arm is ~20 KiB, an
-                // idle MQTT connection needs ~2 KiB).
-                let ended = Box::pin(crate::mqtt::listener::serve_connection(
+                // Boxed: the task then holds only the arm that runs, not the largest
+                // of them (a TLS or HTTP arm is ~20 KiB). The connection may park
+                // while idle, ending this task; `permit` goes with it and is
+                // released when the connection ends, on whichever task that is.
+                Box::pin(crate::mqtt::listener::serve_connection(
                     stream,
                     peer,
                     Transport::MqttTcp,
                     broker,
                     auth,
                     shutdown,
-                    &driver,
+                    driver,
+                    move |ended| {
+                        crate::mqtt::listener::log_ended(ended);
+                        drop(permit);
+                    },
                 ))
                 .await;
-                crate::mqtt::listener::log_ended(ended);
             }
             Kind::MqttTls(auth, acceptor) => {
                 let Some(tls) = Box::pin(crate::tls::handshake(&acceptor, stream, handshake)).await
@@ -389,21 +417,26 @@ fn serve_one(
                     broker.metrics.tls_handshake_failures.inc();
                     return;
                 };
-                let ended = Box::pin(crate::mqtt::listener::serve_connection(
+                Box::pin(crate::mqtt::listener::serve_connection(
                     tls,
                     peer,
                     Transport::MqttTls,
                     broker,
                     auth,
                     shutdown,
-                    &driver,
+                    driver,
+                    move |ended| {
+                        crate::mqtt::listener::log_ended(ended);
+                        drop(permit);
+                    },
                 ))
                 .await;
-                crate::mqtt::listener::log_ended(ended);
             }
             Kind::Http(config) => {
-                if let Err(err) =
-                    Box::pin(crate::http::handle(stream, peer, broker, config, shutdown)).await
+                if let Err(err) = Box::pin(crate::http::handle(
+                    stream, peer, broker, config, shutdown, permit,
+                ))
+                .await
                 {
                     tracing::debug!(%err, "http connection ended with an error");
                 }
@@ -414,8 +447,10 @@ fn serve_one(
                     broker.metrics.tls_handshake_failures.inc();
                     return;
                 };
-                if let Err(err) =
-                    Box::pin(crate::http::handle(tls, peer, broker, config, shutdown)).await
+                if let Err(err) = Box::pin(crate::http::handle(
+                    tls, peer, broker, config, shutdown, permit,
+                ))
+                .await
                 {
                     tracing::debug!(%err, "https connection ended with an error");
                 }

@@ -91,6 +91,8 @@ pub struct Metrics {
     pub connections_ws_json: Counter,
     /// Connections accepted since start.
     pub connections_total: Counter,
+    /// Open connections parked now (idle, without a task: `conn::park`).
+    pub connections_parked: std::sync::Arc<Counter>,
     /// Messages received, by QoS (0, 1, 2).
     pub messages_received: [Counter; 3],
     /// Messages sent, by QoS (0, 1, 2).
@@ -256,6 +258,12 @@ pub fn prometheus(broker: &crate::broker::Broker) -> String {
         "gauge",
         "Connections open now, by transport.",
         &by_transport,
+    );
+    family(
+        "realtime_connections_parked",
+        "gauge",
+        "Open connections parked now: idle, held by one watcher without a task of their own.",
+        &[(String::new(), m.connections_parked.get())],
     );
     family(
         "realtime_connections_total",

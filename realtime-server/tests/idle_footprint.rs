@@ -25,7 +25,7 @@ async fn idle_mqtt_connection_future_stays_small() {
     let (stream, peer) = listener.accept().await.unwrap();
     let broker = Arc::new(Broker::new(Default::default()));
     let (_stop, shutdown) = tokio::sync::watch::channel(false);
-    let config = DriverConfig::default();
+    let config = Arc::new(DriverConfig::default());
     let future = serve_connection(
         stream,
         peer,
@@ -33,7 +33,8 @@ async fn idle_mqtt_connection_future_stays_small() {
         broker,
         Default::default(),
         shutdown,
-        &config,
+        config,
+        |_| {},
     );
     let size = std::mem::size_of_val(&future);
     assert!(

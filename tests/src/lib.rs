@@ -169,10 +169,15 @@ pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
 }
 
 /// The default configuration with MQTT and HTTP on ephemeral loopback ports.
+///
+/// Connections park after 20 ms without anything to do (default 1 s), so the tests
+/// that use it run their MQTT and WebSocket connections through parking and
+/// resuming wherever they wait.
 pub fn loopback_config() -> realtime_server::Config {
     let mut config = realtime_server::Config::default();
     config.listeners.mqtt.bind = "127.0.0.1:0".parse().unwrap();
     config.listeners.http.bind = "127.0.0.1:0".parse().unwrap();
+    config.limits.park_after_ms = 20;
     config
 }
 

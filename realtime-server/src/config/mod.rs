@@ -524,7 +524,7 @@ impl Config {
                 allow_anonymous: self.listeners.http.allows_anonymous(),
                 max_publish_rate: self.limits.max_publish_rate,
             },
-            driver: self.driver_config(),
+            driver: std::sync::Arc::new(self.driver_config()),
             api: crate::api::ApiConfig::new(
                 &self.api.tokens,
                 self.api.max_body_bytes,
@@ -534,11 +534,13 @@ impl Config {
         }
     }
 
-    /// The connection drivers' settings (linger, read rate).
+    /// The connection drivers' settings (linger, read rate, parking delay; the
+    /// server adds its [`crate::conn::park::Parking`]).
     pub fn driver_config(&self) -> crate::conn::tcp::DriverConfig {
         crate::conn::tcp::DriverConfig {
             linger: Duration::from_millis(self.limits.linger_ms),
             max_read_rate: self.limits.max_read_rate,
+            park_after: Duration::from_millis(self.limits.park_after_ms),
             ..Default::default()
         }
     }

@@ -244,6 +244,10 @@ pub struct LimitSettings {
     pub mqtt_recv_buffer: u32,
     /// How long a closing connection may take to write what it still has to send.
     pub linger_ms: u64,
+    /// How long a plain-TCP connection (MQTT, WebSocket) has nothing to do before
+    /// it parks: its task ends and one watcher holds its socket until something
+    /// arrives for it (0: never park).
+    pub park_after_ms: u64,
     /// How long shutdown (SIGTERM) waits for connections to say goodbye.
     pub shutdown_timeout_ms: u64,
 }
@@ -257,6 +261,7 @@ impl Default for LimitSettings {
             max_read_rate: 0,
             mqtt_recv_buffer: DEFAULT_MQTT_RECV_BUFFER,
             linger_ms: 5_000,
+            park_after_ms: 1_000,
             shutdown_timeout_ms: 10_000,
         }
     }

@@ -8,6 +8,7 @@
 pub mod io;
 pub mod limit;
 pub mod out;
+pub mod park;
 pub mod rate;
 pub mod tcp;
 
@@ -57,11 +58,27 @@ pub trait Protocol {
     fn read_paused(&self) -> bool {
         false
     }
+
+    /// Whether the connection may park now that it is idle (see [`park`]): not
+    /// while it waits for the peer to finish an exchange (an acknowledgement in
+    /// flight), which it should then answer as soon as a resting connection would.
+    fn parkable(&self) -> bool {
+        true
+    }
+
+    /// What the connection's log span names besides the peer: the transport label
+    /// and the client id, once known. A parked connection keeps no span; it gets a
+    /// new one with these when it resumes.
+    fn log_names(&self) -> (&'static str, Option<&str>) {
+        ("tcp", None)
+    }
 }
 
 /// A stream a connection can be driven over: plain TCP uses the lean readiness
 /// driver ([`tcp`]); anything else (TLS) the generic one ([`io`]).
-pub trait Driven: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {
+pub trait Driven:
+    tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + Sized + 'static
+{
     /// Runs `proto` over this stream until either side closes; `input` holds
     /// bytes already read (e.g. after an HTTP upgrade request).
     fn drive<P: Protocol + Send>(
@@ -72,6 +89,25 @@ pub trait Driven: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 
         shutdown: tokio::sync::watch::Receiver<bool>,
         config: &tcp::DriverConfig,
     ) -> impl std::future::Future<Output = tcp::Ended> + Send;
+
+    /// Like [`Driven::drive`], handing how the connection ended to `tail`; over
+    /// plain TCP the connection parks while idle ([`park`]) if `config` has
+    /// parking, and `tail` then runs on the task that drives it last.
+    fn drive_parkable<P, T>(
+        self,
+        proto: P,
+        input: BytesMut,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+        config: std::sync::Arc<tcp::DriverConfig>,
+        tail: T,
+    ) -> impl std::future::Future<Output = ()> + Send
+    where
+        P: Protocol + Send + 'static,
+        T: FnOnce(tcp::Ended) + Send + 'static,
+    {
+        async move { tail(self.drive(proto, input, wake, shutdown, &config).await) }
+    }
 }
 
 impl Driven for tokio::net::TcpStream {
@@ -84,5 +120,21 @@ impl Driven for tokio::net::TcpStream {
         config: &tcp::DriverConfig,
     ) -> impl std::future::Future<Output = tcp::Ended> + Send {
         tcp::drive_with_input(self, proto, input, wake, shutdown, config)
+    }
+
+    fn drive_parkable<P, T>(
+        self,
+        proto: P,
+        input: BytesMut,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+        config: std::sync::Arc<tcp::DriverConfig>,
+        tail: T,
+    ) -> impl std::future::Future<Output = ()> + Send
+    where
+        P: Protocol + Send + 'static,
+        T: FnOnce(tcp::Ended) + Send + 'static,
+    {
+        tcp::drive_parkable(self, proto, input, wake, shutdown, config, tail)
     }
 }

@@ -11,6 +11,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
+use super::park::{Parking, Resume};
 use super::{OutQueue, Protocol, Status};
 
 /// How the driver buffers and how long it lingers.
@@ -24,6 +25,10 @@ pub struct DriverConfig {
     /// Most bytes per second read from one connection; above it reading pauses
     /// (0: no limit).
     pub max_read_rate: u64,
+    /// Where idle plain-TCP connections park ([`super::park`]); `None`: never.
+    pub parking: Option<Parking>,
+    /// How long a connection has nothing to do before it parks.
+    pub park_after: Duration,
 }
 
 impl Default for DriverConfig {
@@ -32,6 +37,8 @@ impl Default for DriverConfig {
             read_chunk: 4096,
             linger: Duration::from_secs(5),
             max_read_rate: 0,
+            parking: None,
+            park_after: Duration::from_secs(1),
         }
     }
 }
@@ -65,30 +72,217 @@ pub async fn drive<P: Protocol>(
 }
 
 /// Like [`drive`], with bytes already read from the stream (e.g. frames that
-/// arrived with an HTTP upgrade request) handed to the protocol first.
+/// arrived with an HTTP upgrade request) handed to the protocol first. Never parks.
+pub fn drive_with_input<'c, P: Protocol>(
+    stream: TcpStream,
+    proto: P,
+    input: BytesMut,
+    wake: Arc<Notify>,
+    shutdown: watch::Receiver<bool>,
+    config: &'c DriverConfig,
+) -> impl Future<Output = Ended> + use<'c, P> {
+    drive_loop(stream, proto, input, wake, shutdown, config, NoPark)
+}
+
+/// Like [`drive_with_input`], and the connection parks ([`super::park`]) while it
+/// is idle, if `config` has parking: its task ends and a new one picks it up when
+/// something happens. `tail` runs once with how the connection ended, on whichever
+/// task that is.
+pub fn drive_parkable<P, T>(
+    stream: TcpStream,
+    proto: P,
+    input: BytesMut,
+    wake: Arc<Notify>,
+    shutdown: watch::Receiver<bool>,
+    config: Arc<DriverConfig>,
+    tail: T,
+) -> impl Future<Output = ()> + Send
+where
+    P: Protocol + Send + 'static,
+    T: FnOnce(Ended) + Send + 'static,
+{
+    let handoff = ParkOrEnd { tail };
+    drive_loop(stream, proto, input, wake, shutdown, config, handoff)
+}
+
+/// What the driver loop does with a connection that ends or turns idle.
+trait Handoff<P, C>: Sized {
+    /// What the driver's future gives.
+    type Output;
+    /// Whether idle connections park (the loop then watches for idleness).
+    fn parks(&self, config: &DriverConfig) -> bool;
+    /// The connection ended.
+    fn ended(self, ended: Ended) -> Self::Output;
+    /// The connection is idle: park it, or hand everything back to go on driving.
+    #[allow(clippy::too_many_arguments)]
+    fn idle(
+        self,
+        stream: TcpStream,
+        proto: P,
+        deadline: Option<std::time::Instant>,
+        wake: Arc<Notify>,
+        shutdown: watch::Receiver<bool>,
+        config: C,
+    ) -> Result<Self::Output, Handback<Self, P, C>>;
+}
+
+/// What [`Handoff::idle`] gives back when the connection does not park.
+type Handback<H, P, C> = (H, TcpStream, P, Arc<Notify>, watch::Receiver<bool>, C);
+
+/// Never parks; the driver's future gives how the connection ended.
+struct NoPark;
+
+impl<P, C> Handoff<P, C> for NoPark {
+    type Output = Ended;
+    fn parks(&self, _: &DriverConfig) -> bool {
+        false
+    }
+    fn ended(self, ended: Ended) -> Ended {
+        ended
+    }
+    fn idle(
+        self,
+        stream: TcpStream,
+        proto: P,
+        _: Option<std::time::Instant>,
+        wake: Arc<Notify>,
+        shutdown: watch::Receiver<bool>,
+        config: C,
+    ) -> Result<Ended, Handback<Self, P, C>> {
+        Err((self, stream, proto, wake, shutdown, config))
+    }
+}
+
+/// Parks idle connections; hands how the connection ended to `tail`.
+struct ParkOrEnd<T> {
+    tail: T,
+}
+
+impl<P, T> Handoff<P, Arc<DriverConfig>> for ParkOrEnd<T>
+where
+    P: Protocol + Send + 'static,
+    T: FnOnce(Ended) + Send + 'static,
+{
+    type Output = ();
+    fn parks(&self, config: &DriverConfig) -> bool {
+        config.parking.is_some() && !config.park_after.is_zero()
+    }
+    fn ended(self, ended: Ended) {
+        (self.tail)(ended)
+    }
+    fn idle(
+        self,
+        stream: TcpStream,
+        proto: P,
+        deadline: Option<std::time::Instant>,
+        wake: Arc<Notify>,
+        shutdown: watch::Receiver<bool>,
+        config: Arc<DriverConfig>,
+    ) -> Result<(), Handback<Self, P, Arc<DriverConfig>>> {
+        let Some(parking) = config.parking.clone() else {
+            return Err((self, stream, proto, wake, shutdown, config));
+        };
+        let parked = Box::new(Parked {
+            proto,
+            wake: wake.clone(),
+            config,
+            tail: self.tail,
+        });
+        parking.park(stream, parked, deadline, wake, shutdown);
+        Ok(())
+    }
+}
+
+/// A parked connection: what its task held, minus the socket, the buffers and
+/// the log span (a span costs ~270 bytes in the subscriber's registry for as long
+/// as it lives; [`conn_span`] makes a new one at resume).
+struct Parked<P, T> {
+    proto: P,
+    wake: Arc<Notify>,
+    config: Arc<DriverConfig>,
+    tail: T,
+}
+
+/// The log span of a resumed connection: like the one the listener opens (peer,
+/// transport, client id), with the names the protocol gives.
+fn conn_span<P: Protocol>(proto: &P, stream: &TcpStream) -> tracing::Span {
+    let (transport, client_id) = proto.log_names();
+    let span = match stream.peer_addr() {
+        Ok(peer) => {
+            tracing::info_span!("conn", %peer, transport, client_id = tracing::field::Empty)
+        }
+        Err(_) => tracing::info_span!("conn", transport, client_id = tracing::field::Empty),
+    };
+    if let Some(id) = client_id {
+        span.record("client_id", id);
+    }
+    span
+}
+
+impl<P, T> Resume for Parked<P, T>
+where
+    P: Protocol + Send + 'static,
+    T: FnOnce(Ended) + Send + 'static,
+{
+    fn resume(self: Box<Self>, stream: TcpStream, shutdown: watch::Receiver<bool>) {
+        let Parked {
+            proto,
+            wake,
+            config,
+            tail,
+        } = *self;
+        let span = conn_span(&proto, &stream);
+        let run = drive_parkable(stream, proto, BytesMut::new(), wake, shutdown, config, tail);
+        tokio::spawn(tracing::Instrument::instrument(run, span));
+    }
+
+    fn end(self: Box<Self>, ended: Ended) {
+        let mut parked = *self;
+        parked.proto.on_eof(now());
+        drop(parked.proto);
+        (parked.tail)(ended)
+    }
+}
+
+/// The driver loop: runs `proto` over `stream` until it ends (then
+/// [`Handoff::ended`]) or, if `handoff` parks, until it has been idle for
+/// `park_after` (then [`Handoff::idle`]).
 ///
 /// Not an `async fn`: an `async fn` keeps its arguments in the future twice (as
 /// captured arguments and as the locals they are moved into), which for the
 /// protocol state costs its size again in every idle connection. The `async move`
 /// block uses the captured values in place.
 #[allow(clippy::manual_async_fn)] // see above: not an `async fn` on purpose
-pub fn drive_with_input<P: Protocol>(
+fn drive_loop<P, C, H>(
     mut stream: TcpStream,
     mut proto: P,
     mut input: BytesMut,
-    wake: Arc<Notify>,
+    mut wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
-    config: &DriverConfig,
-) -> impl Future<Output = Ended> {
+    mut config: C,
+    mut handoff: H,
+) -> impl Future<Output = H::Output>
+where
+    P: Protocol,
+    C: std::ops::Deref<Target = DriverConfig>,
+    H: Handoff<P, C>,
+{
     async move {
         if !input.is_empty() && proto.on_read(&mut input, now()) == Status::Close {
-            return linger(&mut stream, proto, config.linger, Ended::Closed).await;
+            let ended = linger(&mut stream, proto, config.linger, Ended::Closed).await;
+            return handoff.ended(ended);
         }
         let mut shutting_down = *shutdown.borrow();
         if shutting_down {
             let _ = proto.on_shutdown(now());
-            return linger(&mut stream, proto, config.linger, Ended::Closed).await;
+            let ended = linger(&mut stream, proto, config.linger, Ended::Closed).await;
+            return handoff.ended(ended);
         }
+        let parks = handoff.parks(&config);
+        let park_after = config.park_after;
+        // When the idle check runs next (moved on lazily: only when it runs).
+        let mut park_check = parks.then(|| Instant::now() + park_after);
+        let mut last_active = Instant::now();
         let mut rate = super::rate::ReadRate::new(config.max_read_rate);
         let far = Instant::now() + Duration::from_secs(86_400 * 365);
         let sleep = tokio::time::sleep_until(far);
@@ -101,14 +295,15 @@ pub fn drive_with_input<P: Protocol>(
             tokio::task::consume_budget().await;
             if let Err(err) = write_ready(&stream, proto.output()) {
                 proto.on_eof(now());
-                return Ended::Io(err);
+                return handoff.ended(Ended::Io(err));
             }
             let paused = proto.read_paused();
             if was_paused && !paused && !input.is_empty() {
                 // Reading resumes: what arrived while paused is handed over first.
                 was_paused = false;
                 if proto.on_read(&mut input, now()) == Status::Close {
-                    return linger(&mut stream, proto, config.linger, Ended::Closed).await;
+                    let ended = linger(&mut stream, proto, config.linger, Ended::Closed).await;
+                    return handoff.ended(ended);
                 }
                 continue;
             }
@@ -119,6 +314,7 @@ pub fn drive_with_input<P: Protocol>(
                 .map(Instant::from_std)
                 .into_iter()
                 .chain(rate_resume)
+                .chain(park_check)
                 .min();
             if let Some(d) = deadline
                 && sleep.deadline() != d
@@ -146,9 +342,10 @@ pub fn drive_with_input<P: Protocol>(
                     proto.on_shutdown(now())
                 }
                 Event::Readable(ready) => {
+                    last_active = Instant::now();
                     if let Err(err) = ready {
                         proto.on_eof(now());
-                        return Ended::Io(err);
+                        return handoff.ended(Ended::Io(err));
                     }
                     if input.capacity() - input.len() < config.read_chunk {
                         input.reserve(config.read_chunk);
@@ -156,8 +353,9 @@ pub fn drive_with_input<P: Protocol>(
                     match stream.try_read_buf(&mut input) {
                         Ok(0) => {
                             proto.on_eof(now());
-                            return linger(&mut stream, proto, config.linger, Ended::PeerClosed)
-                                .await;
+                            let ended =
+                                linger(&mut stream, proto, config.linger, Ended::PeerClosed).await;
+                            return handoff.ended(ended);
                         }
                         Ok(n) => {
                             rate.consumed(n);
@@ -177,20 +375,47 @@ pub fn drive_with_input<P: Protocol>(
                         }
                         Err(err) => {
                             proto.on_eof(now());
-                            return Ended::Io(err);
+                            return handoff.ended(Ended::Io(err));
                         }
                     }
                 }
                 Event::Writable(ready) => {
                     if let Err(err) = ready {
                         proto.on_eof(now());
-                        return Ended::Io(err);
+                        return handoff.ended(Ended::Io(err));
                     }
                     Status::Open
                 }
-                Event::Wake => proto.on_wake(now()),
+                Event::Wake => {
+                    last_active = Instant::now();
+                    proto.on_wake(now())
+                }
                 Event::Timer => {
                     sleep.as_mut().reset(far);
+                    let t = Instant::now();
+                    if let Some(check) = park_check
+                        && check <= t
+                    {
+                        let soon = t.into_std() + 2 * super::park::TICK;
+                        if t >= last_active + park_after
+                            && input.is_empty()
+                            && !shutting_down
+                            && rate_resume.is_none()
+                            && !proto.read_paused()
+                            && proto.output().is_empty()
+                            && proto.deadline().is_none_or(|d| d > soon)
+                            && proto.parkable()
+                        {
+                            let deadline = proto.deadline();
+                            match handoff.idle(stream, proto, deadline, wake, shutdown, config) {
+                                Ok(out) => return out,
+                                Err(back) => {
+                                    (handoff, stream, proto, wake, shutdown, config) = back;
+                                }
+                            }
+                        }
+                        park_check = Some(t.max(last_active) + park_after);
+                    }
                     if proto.deadline().is_some_and(|d| d <= now()) {
                         proto.on_timer(now())
                     } else {
@@ -199,7 +424,8 @@ pub fn drive_with_input<P: Protocol>(
                 }
             };
             if status == Status::Close {
-                return linger(&mut stream, proto, config.linger, Ended::Closed).await;
+                let ended = linger(&mut stream, proto, config.linger, Ended::Closed).await;
+                return handoff.ended(ended);
             }
         }
     }
@@ -543,6 +769,146 @@ mod tests {
             drop(wr);
             assert!(matches!(task.await.unwrap(), Ended::Closed));
         }
+    }
+
+    /// An idle connection parks (its task ends) and resumes, with its state, on
+    /// each thing that can happen to it: data from the peer, a wake-up, its timer,
+    /// the server's shutdown; the tail runs once, when it really ends.
+    #[tokio::test]
+    async fn idle_connection_parks_and_resumes_on_every_event() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let parking = super::super::park::Parking::new().unwrap();
+        let (stop, stopped) = watch::channel(false);
+        let watcher = {
+            let (parking, stopped) = (parking.clone(), stopped.clone());
+            tokio::spawn(async move { parking.run(stopped).await })
+        };
+        let config = Arc::new(DriverConfig {
+            parking: Some(parking.clone()),
+            park_after: Duration::from_millis(30),
+            ..DriverConfig::default()
+        });
+        let wake = Arc::new(Notify::new());
+        let (ended_tx, mut ended_rx) = tokio::sync::mpsc::unbounded_channel();
+        let proto = LineEcho {
+            out: OutQueue::default(),
+            deadline: None,
+            pause_above: 1 << 20,
+        };
+        tokio::spawn(drive_parkable(
+            server,
+            proto,
+            BytesMut::new(),
+            wake.clone(),
+            stopped,
+            config,
+            move |ended| ended_tx.send(ended).unwrap(),
+        ));
+        let parked = |n: usize| {
+            let parking = parking.clone();
+            async move {
+                for _ in 0..500 {
+                    if parking.parked() == n {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                panic!("parked {} instead of {n}", parking.parked());
+            }
+        };
+        parked(1).await;
+        // Data from the peer.
+        client.write_all(b"one\n").await.unwrap();
+        assert_eq!(read_until(&mut client, b"one\n").await, b"one\n");
+        // The echo set a timer 200 ms away: no parking until it has fired.
+        assert_eq!(read_until(&mut client, b"timeout\n").await, b"timeout\n");
+        parked(1).await;
+        // A wake-up.
+        wake.notify_one();
+        assert_eq!(read_until(&mut client, b"wake\n").await, b"wake\n");
+        parked(1).await;
+        // Data and a wake-up at once: the wake-up lands while the connection
+        // resumes (or before it parks again) and is not lost.
+        client.write_all(b"two\n").await.unwrap();
+        wake.notify_one();
+        let got = read_until(&mut client, b"timeout\n").await;
+        let text = String::from_utf8(got).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.sort_unstable();
+        assert_eq!(lines, ["timeout", "two", "wake"], "{text:?}");
+        parked(1).await;
+        assert!(ended_rx.try_recv().is_err(), "ended while only idle");
+        // Shutdown resumes it, and it says goodbye.
+        stop.send(true).unwrap();
+        assert_eq!(read_until(&mut client, b"bye\n").await, b"bye\n");
+        drop(client);
+        let ended = tokio::time::timeout(Duration::from_secs(10), ended_rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(ended, Ended::Closed), "{ended:?}");
+        watcher.await.unwrap().unwrap();
+        assert_eq!(parking.parked(), 0);
+    }
+
+    /// A parked connection whose peer goes away resumes, sees the end of stream
+    /// and ends (its tail runs: the connection's place is released).
+    #[tokio::test]
+    async fn parked_connection_ends_when_the_peer_closes() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let gauge = Arc::new(crate::metrics::Counter::default());
+        let parking = super::super::park::Parking::with_gauge(gauge.clone()).unwrap();
+        let (_stop, stopped) = watch::channel(false);
+        {
+            let (parking, stopped) = (parking.clone(), stopped.clone());
+            tokio::spawn(async move { parking.run(stopped).await });
+        }
+        let config = Arc::new(DriverConfig {
+            parking: Some(parking.clone()),
+            park_after: Duration::from_millis(30),
+            ..DriverConfig::default()
+        });
+        let (ended_tx, ended_rx) = tokio::sync::oneshot::channel();
+        let proto = LineEcho {
+            out: OutQueue::default(),
+            deadline: None,
+            pause_above: 1 << 20,
+        };
+        tokio::spawn(drive_parkable(
+            server,
+            proto,
+            BytesMut::new(),
+            Arc::new(Notify::new()),
+            stopped,
+            config,
+            move |ended| {
+                let _ = ended_tx.send(ended);
+            },
+        ));
+        for _ in 0..500 {
+            if parking.parked() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(parking.parked(), 1);
+        assert_eq!(gauge.get(), 1, "realtime_connections_parked");
+        drop(client);
+        let ended = tokio::time::timeout(Duration::from_secs(10), ended_rx)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(ended, Ended::PeerClosed), "{ended:?}");
+        assert_eq!(parking.parked(), 0);
+        assert_eq!(gauge.get(), 0);
     }
 
     #[tokio::test]

@@ -55,7 +55,7 @@ pub struct HttpConfig {
     /// Anonymous access on this listener (`/mqtt` CONNECTs and `/ws` upgrades).
     pub auth: ListenerPolicy,
     /// How the connection drivers buffer, linger and limit reading.
-    pub driver: DriverConfig,
+    pub driver: Arc<DriverConfig>,
     /// The HTTP API (`/api/v1/`; off without tokens).
     pub api: crate::api::ApiConfig,
 }
@@ -71,7 +71,7 @@ impl Default for HttpConfig {
             allowed_origins: None,
             timers: WsTimers::default(),
             auth: ListenerPolicy::default(),
-            driver: DriverConfig::default(),
+            driver: Arc::default(),
             api: crate::api::ApiConfig::default(),
         }
     }
@@ -115,7 +115,7 @@ pub async fn serve(
         let config = config.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
-            if let Err(err) = handle(stream, peer, broker, config, shutdown).await {
+            if let Err(err) = handle(stream, peer, broker, config, shutdown, ()).await {
                 tracing::debug!(%peer, %err, "http connection ended with an error");
             }
         });
@@ -223,12 +223,17 @@ async fn respond_with<S: AsyncWrite + Unpin>(
 }
 
 /// Serves one HTTP connection (plain or TLS) from `peer`.
-pub async fn handle<S: Driven>(
+///
+/// `hold` is kept until the connection ends (e.g. its place under the connection
+/// limits): a WebSocket connection may park while idle and end on another task,
+/// which then drops it.
+pub async fn handle<S: Driven, H: Send + 'static>(
     mut stream: S,
     peer: SocketAddr,
     broker: Arc<Broker>,
     config: Arc<HttpConfig>,
     shutdown: watch::Receiver<bool>,
+    hold: H,
 ) -> io::Result<()> {
     let Some((head, leftover)) = read_head(&mut stream, &config).await? else {
         return Ok(());
@@ -276,7 +281,7 @@ pub async fn handle<S: Driven>(
         }
         (_, "/mqtt" | "/ws" | "/echo") => {
             upgrade(
-                stream, peer, head, leftover, &path, broker, &config, shutdown,
+                stream, peer, head, leftover, &path, broker, &config, shutdown, hold,
             )
             .await
         }
@@ -300,7 +305,7 @@ pub async fn handle<S: Driven>(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn upgrade<S: Driven>(
+async fn upgrade<S: Driven, H: Send + 'static>(
     mut stream: S,
     peer: SocketAddr,
     head: RequestHead,
@@ -309,6 +314,7 @@ async fn upgrade<S: Driven>(
     broker: Arc<Broker>,
     config: &HttpConfig,
     shutdown: watch::Receiver<bool>,
+    hold: H,
 ) -> io::Result<()> {
     let mut server = ServerConfig {
         limits: config.limits,
@@ -400,18 +406,26 @@ async fn upgrade<S: Driven>(
     let now = Instant::now();
     let wake = Arc::new(Notify::new());
     let driver = config.driver.clone();
+    let tail = move |ended| {
+        if let Ended::Io(err) = ended {
+            tracing::debug!(%err, "websocket connection ended by an I/O error");
+        }
+        drop(hold);
+    };
     // Each driver is boxed: this future then keeps only what the handshake left
-    // alive, not the driver's state a second time next to the box.
-    let ended = match path {
+    // alive, not the driver's state a second time next to the box. Over plain TCP
+    // the connection may park while idle, and this task then ends.
+    match path {
         "/mqtt" => {
             let mqtt = MqttConnection::new(broker, Transport::MqttWs, peer, wake.clone(), now)
                 .with_listener(config.auth.clone());
-            Box::pin(stream.drive(
+            Box::pin(stream.drive_parkable(
                 WsProtocol::new(ws, MqttOverWs::new(mqtt), config.timers, "/mqtt", now),
                 leftover,
                 wake,
                 shutdown,
-                &driver,
+                driver,
+                tail,
             ))
             .await
         }
@@ -419,28 +433,27 @@ async fn upgrade<S: Driven>(
             let client = JsonClient::with_user(broker, wake.clone(), user, now)
                 .with_publish_rate(config.auth.max_publish_rate)
                 .registered(peer);
-            Box::pin(stream.drive(
+            Box::pin(stream.drive_parkable(
                 WsProtocol::new(ws, client, config.timers, "/ws", now),
                 leftover,
                 wake,
                 shutdown,
-                &driver,
+                driver,
+                tail,
             ))
             .await
         }
         _ => {
-            Box::pin(stream.drive(
+            Box::pin(stream.drive_parkable(
                 WsProtocol::new(ws, Echo, config.timers, "/echo", now),
                 leftover,
                 wake,
                 shutdown,
-                &driver,
+                driver,
+                tail,
             ))
             .await
         }
     };
-    match ended {
-        Ended::Io(err) => Err(err),
-        _ => Ok(()),
-    }
+    Ok(())
 }

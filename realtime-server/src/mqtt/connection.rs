@@ -1052,6 +1052,27 @@ impl MqttConnection {
 }
 
 impl Protocol for MqttConnection {
+    fn log_names(&self) -> (&'static str, Option<&str>) {
+        let client_id = self.live.as_ref().map(|l| l.session.client_id.as_str());
+        (self.transport.label(), client_id)
+    }
+
+    /// Not while an exchange is open: an authentication or a store commit under
+    /// way, a QoS 1/2 delivery waiting for its acknowledgement, a QoS 2 message
+    /// from the client waiting for PUBREL, reading paused by back-pressure.
+    fn parkable(&self) -> bool {
+        !self.closed
+            && self.pending.is_none()
+            && self.pending_acks.is_empty()
+            && self.pushback_until.is_none()
+            && self.live.as_ref().is_none_or(|live| {
+                live.reauth.is_none() && {
+                    let st = live.session.lock();
+                    st.outbox.inflight_len() == 0 && st.incoming_qos2.is_empty()
+                }
+            })
+    }
+
     fn on_read(&mut self, input: &mut BytesMut, now: Instant) -> Status {
         let before = input.len();
         let status = self.read_packets(input, now);

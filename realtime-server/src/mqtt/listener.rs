@@ -14,25 +14,27 @@ use crate::conn::Driven;
 use crate::conn::tcp::{DriverConfig, Ended};
 use crate::metrics::Transport;
 
-/// Runs one MQTT connection from `peer` over `stream` until it ends, and tells how
-/// it ended (see [`log_ended`]).
+/// Runs one MQTT connection from `peer` over `stream` until it ends or parks (see
+/// [`Driven::drive_parkable`]); `tail` gets how it ended (see [`log_ended`]).
 ///
 /// The connection state and the driver are built before the returned future runs,
 /// and the future is the driver's own: an `async fn` would keep its arguments and
 /// the connection next to the driver's copies for the connection's whole life.
-pub fn serve_connection<S: Driven>(
+#[allow(clippy::too_many_arguments)]
+pub fn serve_connection<S: Driven, T: FnOnce(Ended) + Send + 'static>(
     stream: S,
     peer: SocketAddr,
     transport: Transport,
     broker: Arc<Broker>,
     auth: ListenerPolicy,
     shutdown: watch::Receiver<bool>,
-    config: &DriverConfig,
-) -> impl Future<Output = Ended> + Send {
+    config: Arc<DriverConfig>,
+    tail: T,
+) -> impl Future<Output = ()> + Send {
     let wake = Arc::new(Notify::new());
     let conn = MqttConnection::new(broker, transport, peer, wake.clone(), Instant::now())
         .with_listener(auth);
-    stream.drive(conn, bytes::BytesMut::new(), wake, shutdown, config)
+    stream.drive_parkable(conn, bytes::BytesMut::new(), wake, shutdown, config, tail)
 }
 
 /// Logs why an MQTT connection's transport ended, when it is worth a line.

@@ -22,26 +22,35 @@ use crate::store::Store;
 const WAIT: Duration = Duration::from_secs(10);
 
 /// Serves MQTT connections for `broker` on a loopback port until `stop` drops.
+///
+/// Connections park after 50 ms without anything to do, so every test here also
+/// runs its connections through parking and resuming (`conn::park`) wherever it
+/// waits: the broker waking a parked subscriber, a parked connection's keep-alive,
+/// a takeover of a parked session, shutdown of parked connections.
 async fn serve(broker: Arc<Broker>, stop: watch::Receiver<bool>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let parking = crate::conn::park::Parking::new().unwrap();
+    let config = Arc::new(DriverConfig {
+        parking: Some(parking.clone()),
+        park_after: Duration::from_millis(50),
+        ..DriverConfig::default()
+    });
+    let watched = stop.clone();
+    tokio::spawn(async move { parking.run(watched).await.unwrap() });
     tokio::spawn(async move {
         while let Ok((stream, peer)) = listener.accept().await {
-            let (broker, stop) = (broker.clone(), stop.clone());
-            tokio::spawn(async move {
-                let config = DriverConfig::default();
-                let policy = ListenerPolicy::default();
-                serve_connection(
-                    stream,
-                    peer,
-                    Transport::MqttTcp,
-                    broker,
-                    policy,
-                    stop,
-                    &config,
-                )
-                .await;
-            });
+            let (broker, stop, config) = (broker.clone(), stop.clone(), config.clone());
+            tokio::spawn(serve_connection(
+                stream,
+                peer,
+                Transport::MqttTcp,
+                broker,
+                ListenerPolicy::default(),
+                stop,
+                config,
+                |_| {},
+            ));
         }
     });
     addr

@@ -598,6 +598,13 @@ fn bool_field(req: &Value, name: &str) -> Result<Option<bool>, Refusal> {
 }
 
 impl WsApp for JsonClient {
+    fn log_names(&self) -> (&'static str, Option<&str>) {
+        (
+            crate::metrics::Transport::WsJson.label(),
+            Some(self.session.client_id.as_str()),
+        )
+    }
+
     fn on_open(&mut self, ws: &mut WsOut<'_>, _now: Instant) {
         let welcome = json!({
             "type": "welcome",

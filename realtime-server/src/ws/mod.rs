@@ -113,6 +113,15 @@ pub trait WsApp {
     fn read_paused(&self) -> bool {
         false
     }
+    /// Whether the connection may park (see [`crate::conn::Protocol::parkable`]).
+    fn parkable(&self) -> bool {
+        true
+    }
+    /// The transport label and client id for the connection's log span (see
+    /// [`crate::conn::Protocol::log_names`]).
+    fn log_names(&self) -> (&'static str, Option<&str>) {
+        ("http", None)
+    }
 }
 
 /// A WebSocket connection running `A`.
@@ -332,5 +341,13 @@ impl<A: WsApp> Protocol for WsProtocol<A> {
 
     fn read_paused(&self) -> bool {
         self.out.len() > PAUSE_READ_ABOVE || self.app.read_paused()
+    }
+
+    fn log_names(&self) -> (&'static str, Option<&str>) {
+        self.app.log_names()
+    }
+
+    fn parkable(&self) -> bool {
+        !self.ended && self.closing_deadline.is_none() && self.app.parkable()
     }
 }

@@ -71,6 +71,14 @@ impl MqttOverWs {
 }
 
 impl WsApp for MqttOverWs {
+    fn log_names(&self) -> (&'static str, Option<&str>) {
+        crate::conn::Protocol::log_names(&self.mqtt)
+    }
+
+    fn parkable(&self) -> bool {
+        self.input.is_empty() && crate::conn::Protocol::parkable(&self.mqtt)
+    }
+
     fn on_message(&mut self, message: Message, ws: &mut WsOut<'_>, now: Instant) -> Status {
         let Message::Binary(data) = message else {
             // MQTT-6.0.0-1: a non-binary data frame closes the connection.
