@@ -771,17 +771,25 @@ mod tests {
         }
     }
 
-    /// An idle connection parks (its task ends) and resumes, with its state, on
-    /// each thing that can happen to it: data from the peer, a wake-up, its timer,
-    /// the server's shutdown; the tail runs once, when it really ends.
-    #[tokio::test]
-    async fn idle_connection_parks_and_resumes_on_every_event() {
+    /// A connection driven by [`drive_parkable`] over loopback, parking after 30 ms.
+    struct Parkable {
+        client: TcpStream,
+        parking: super::super::park::Parking,
+        gauge: Arc<crate::metrics::Counter>,
+        wake: Arc<Notify>,
+        stop: watch::Sender<bool>,
+        watcher: tokio::task::JoinHandle<io::Result<()>>,
+        ended: tokio::sync::mpsc::UnboundedReceiver<Ended>,
+    }
+
+    async fn parkable() -> Parkable {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+        let client = TcpStream::connect(listener.local_addr().unwrap())
             .await
             .unwrap();
         let (server, _) = listener.accept().await.unwrap();
-        let parking = super::super::park::Parking::new().unwrap();
+        let gauge = Arc::new(crate::metrics::Counter::default());
+        let parking = super::super::park::Parking::with_gauge(gauge.clone()).unwrap();
         let (stop, stopped) = watch::channel(false);
         let watcher = {
             let (parking, stopped) = (parking.clone(), stopped.clone());
@@ -793,7 +801,7 @@ mod tests {
             ..DriverConfig::default()
         });
         let wake = Arc::new(Notify::new());
-        let (ended_tx, mut ended_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (ended_tx, ended) = tokio::sync::mpsc::unbounded_channel();
         let proto = LineEcho {
             out: OutQueue::default(),
             deadline: None,
@@ -808,29 +816,53 @@ mod tests {
             config,
             move |ended| ended_tx.send(ended).unwrap(),
         ));
-        let parked = |n: usize| {
-            let parking = parking.clone();
-            async move {
-                for _ in 0..500 {
-                    if parking.parked() == n {
-                        return;
-                    }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                panic!("parked {} instead of {n}", parking.parked());
+        Parkable {
+            client,
+            parking,
+            gauge,
+            wake,
+            stop,
+            watcher,
+            ended,
+        }
+    }
+
+    async fn until_parked(parking: &super::super::park::Parking, n: usize) {
+        for _ in 0..500 {
+            if parking.parked() == n {
+                return;
             }
-        };
-        parked(1).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("parked {} instead of {n}", parking.parked());
+    }
+
+    /// An idle connection parks (its task ends) and resumes, with its state, on
+    /// each thing that can happen to it: data from the peer, a wake-up, its timer,
+    /// the server's shutdown; the tail runs once, when it really ends.
+    #[tokio::test]
+    async fn idle_connection_parks_and_resumes_on_every_event() {
+        let Parkable {
+            mut client,
+            parking,
+            gauge,
+            wake,
+            stop,
+            watcher,
+            mut ended,
+        } = parkable().await;
+        until_parked(&parking, 1).await;
+        assert_eq!(gauge.get(), 1, "realtime_connections_parked");
         // Data from the peer.
         client.write_all(b"one\n").await.unwrap();
         assert_eq!(read_until(&mut client, b"one\n").await, b"one\n");
         // The echo set a timer 200 ms away: no parking until it has fired.
         assert_eq!(read_until(&mut client, b"timeout\n").await, b"timeout\n");
-        parked(1).await;
+        until_parked(&parking, 1).await;
         // A wake-up.
         wake.notify_one();
         assert_eq!(read_until(&mut client, b"wake\n").await, b"wake\n");
-        parked(1).await;
+        until_parked(&parking, 1).await;
         // Data and a wake-up at once: the wake-up lands while the connection
         // resumes (or before it parks again) and is not lost.
         client.write_all(b"two\n").await.unwrap();
@@ -840,75 +872,41 @@ mod tests {
         let mut lines: Vec<&str> = text.lines().collect();
         lines.sort_unstable();
         assert_eq!(lines, ["timeout", "two", "wake"], "{text:?}");
-        parked(1).await;
-        assert!(ended_rx.try_recv().is_err(), "ended while only idle");
+        until_parked(&parking, 1).await;
+        assert!(ended.try_recv().is_err(), "ended while only idle");
         // Shutdown resumes it, and it says goodbye.
         stop.send(true).unwrap();
         assert_eq!(read_until(&mut client, b"bye\n").await, b"bye\n");
         drop(client);
-        let ended = tokio::time::timeout(Duration::from_secs(10), ended_rx.recv())
+        let ended = tokio::time::timeout(Duration::from_secs(10), ended.recv())
             .await
             .unwrap()
             .unwrap();
         assert!(matches!(ended, Ended::Closed), "{ended:?}");
         watcher.await.unwrap().unwrap();
-        assert_eq!(parking.parked(), 0);
+        assert_eq!((parking.parked(), gauge.get()), (0, 0));
     }
 
     /// A parked connection whose peer goes away resumes, sees the end of stream
     /// and ends (its tail runs: the connection's place is released).
     #[tokio::test]
     async fn parked_connection_ends_when_the_peer_closes() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (server, _) = listener.accept().await.unwrap();
-        let gauge = Arc::new(crate::metrics::Counter::default());
-        let parking = super::super::park::Parking::with_gauge(gauge.clone()).unwrap();
-        let (_stop, stopped) = watch::channel(false);
-        {
-            let (parking, stopped) = (parking.clone(), stopped.clone());
-            tokio::spawn(async move { parking.run(stopped).await });
-        }
-        let config = Arc::new(DriverConfig {
-            parking: Some(parking.clone()),
-            park_after: Duration::from_millis(30),
-            ..DriverConfig::default()
-        });
-        let (ended_tx, ended_rx) = tokio::sync::oneshot::channel();
-        let proto = LineEcho {
-            out: OutQueue::default(),
-            deadline: None,
-            pause_above: 1 << 20,
-        };
-        tokio::spawn(drive_parkable(
-            server,
-            proto,
-            BytesMut::new(),
-            Arc::new(Notify::new()),
-            stopped,
-            config,
-            move |ended| {
-                let _ = ended_tx.send(ended);
-            },
-        ));
-        for _ in 0..500 {
-            if parking.parked() == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert_eq!(parking.parked(), 1);
-        assert_eq!(gauge.get(), 1, "realtime_connections_parked");
+        let Parkable {
+            client,
+            parking,
+            gauge,
+            mut ended,
+            stop: _stop,
+            ..
+        } = parkable().await;
+        until_parked(&parking, 1).await;
         drop(client);
-        let ended = tokio::time::timeout(Duration::from_secs(10), ended_rx)
+        let ended = tokio::time::timeout(Duration::from_secs(10), ended.recv())
             .await
             .unwrap()
             .unwrap();
         assert!(matches!(ended, Ended::PeerClosed), "{ended:?}");
-        assert_eq!(parking.parked(), 0);
-        assert_eq!(gauge.get(), 0);
+        assert_eq!((parking.parked(), gauge.get()), (0, 0));
     }
 
     #[tokio::test]
