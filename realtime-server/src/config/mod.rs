@@ -540,7 +540,8 @@ impl Config {
         crate::conn::tcp::DriverConfig {
             linger: Duration::from_millis(self.limits.linger_ms),
             max_read_rate: self.limits.max_read_rate,
-            park_after: Duration::from_millis(self.limits.park_after_ms),
+            // At most a day: a deadline that far is as good as never.
+            park_after: Duration::from_millis(self.limits.park_after_ms.min(86_400_000)),
             ..Default::default()
         }
     }

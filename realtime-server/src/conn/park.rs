@@ -141,6 +141,11 @@ impl Parking {
         })
     }
 
+    /// Whether the watcher runs (connections park only then).
+    pub fn is_open(&self) -> bool {
+        self.shared.state.lock().open
+    }
+
     /// Connections parked now.
     pub fn parked(&self) -> usize {
         self.shared.state.lock().parked
@@ -172,7 +177,7 @@ impl Parking {
             shared: Arc::downgrade(&self.shared),
             slot,
         }));
-        let mut notified = Box::pin(wake.notified_owned());
+        let mut notified = Box::pin(Arc::clone(&wake).notified_owned());
         let already = notified
             .as_mut()
             .poll(&mut Context::from_waker(&waker))
@@ -193,6 +198,11 @@ impl Parking {
             }
             drop(state);
             drop(notified);
+            if already {
+                // The poll took the wake-up that came while the connection was on
+                // its way here: give it back, for the resumed driver to see.
+                wake.notify_one();
+            }
             return resume_now(stream, conn, shutdown);
         }
         let entry = Entry {
@@ -282,10 +292,16 @@ impl Parking {
                     self.resume_slots(&mut due, &shutdown);
                     if trim {
                         parks_since_trim = 0;
-                        release_free_memory();
+                        // Off the runtime's workers: on a large heap it takes a while.
+                        tokio::task::spawn_blocking(release_free_memory);
                     }
                 }
-                _ = stop.changed() => {}
+                changed = stop.changed() => {
+                    // A dropped sender means the server is going away too.
+                    if changed.is_err() {
+                        break Ok(());
+                    }
+                }
             }
         };
         // Shutdown (or a failed watcher): nothing parks any more, everyone resumes.
@@ -372,5 +388,95 @@ fn release_free_memory() {
         // from any thread (glibc locks each arena while it trims it).
         unsafe { libc::malloc_trim(0) };
         tracing::debug!(took = ?started.elapsed(), "returned free heap pages after parking");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+    use tokio::sync::mpsc;
+
+    /// Records how a parked connection came back.
+    struct Probe(mpsc::UnboundedSender<&'static str>);
+
+    impl Resume for Probe {
+        fn resume(self: Box<Self>, _: TcpStream, _: watch::Receiver<bool>) {
+            let _ = self.0.send("resumed");
+        }
+        fn end(self: Box<Self>, _: Ended) {
+            let _ = self.0.send("ended");
+        }
+    }
+
+    async fn socket() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        (listener.accept().await.unwrap().0, client)
+    }
+
+    async fn running() -> (
+        Parking,
+        watch::Sender<bool>,
+        tokio::task::JoinHandle<io::Result<()>>,
+    ) {
+        let parking = Parking::new().unwrap();
+        let (stop, stopped) = watch::channel(false);
+        let watcher = {
+            let parking = parking.clone();
+            tokio::spawn(async move { parking.run(stopped).await })
+        };
+        while !parking.is_open() {
+            tokio::task::yield_now().await;
+        }
+        (parking, stop, watcher)
+    }
+
+    /// A wake-up that came while the connection was on its way to park resumes it
+    /// at once, and stays there for the resumed driver to see (not consumed by the
+    /// check that found it).
+    #[tokio::test]
+    async fn a_wake_up_before_parking_resumes_and_is_kept() {
+        let (parking, _stop, _watcher) = running().await;
+        let (server, _client) = socket().await;
+        let wake = Arc::new(Notify::new());
+        wake.notify_one();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (_, shutdown) = watch::channel(false);
+        parking.park(server, Box::new(Probe(tx)), None, wake.clone(), shutdown);
+        assert_eq!(rx.recv().await, Some("resumed"));
+        assert_eq!(parking.parked(), 0);
+        tokio::time::timeout(Duration::from_secs(5), wake.notified())
+            .await
+            .expect("the wake-up was lost");
+    }
+
+    /// The watcher ends when its shutdown sender goes away (as the server's other
+    /// loops do), resuming every parked connection, instead of spinning.
+    #[tokio::test]
+    async fn a_dropped_shutdown_sender_resumes_everyone() {
+        let (parking, stop, watcher) = running().await;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut clients = Vec::new();
+        for _ in 0..3 {
+            let (server, client) = socket().await;
+            clients.push(client);
+            let (_, shutdown) = watch::channel(false);
+            let wake = Arc::new(Notify::new());
+            parking.park(server, Box::new(Probe(tx.clone())), None, wake, shutdown);
+        }
+        assert_eq!(parking.parked(), 3);
+        drop(stop);
+        tokio::time::timeout(Duration::from_secs(5), watcher)
+            .await
+            .expect("the watcher did not end")
+            .unwrap()
+            .unwrap();
+        for _ in 0..3 {
+            assert_eq!(rx.recv().await, Some("resumed"));
+        }
+        assert!(!parking.is_open());
     }
 }

@@ -165,7 +165,11 @@ where
 {
     type Output = ();
     fn parks(&self, config: &DriverConfig) -> bool {
-        config.parking.is_some() && !config.park_after.is_zero()
+        // A resumed connection starts a new read-rate bucket (one second's worth):
+        // parking sooner than that would let a client exceed the rate.
+        config.parking.is_some()
+            && !config.park_after.is_zero()
+            && (config.max_read_rate == 0 || config.park_after >= Duration::from_secs(1))
     }
     fn ended(self, ended: Ended) {
         (self.tail)(ended)
@@ -179,7 +183,8 @@ where
         shutdown: watch::Receiver<bool>,
         config: Arc<DriverConfig>,
     ) -> Result<(), Handback<Self, P, Arc<DriverConfig>>> {
-        let Some(parking) = config.parking.clone() else {
+        let Some(parking) = config.parking.clone().filter(Parking::is_open) else {
+            // Nobody watches parked connections (not yet, or no more): drive on.
             return Err((self, stream, proto, wake, shutdown, config));
         };
         let parked = Box::new(Parked {
