@@ -9,7 +9,7 @@ use crate::property::{PropertyContext, PropertyId, PropertyType};
 use crate::property_box::{PropertyBox, PropertySet};
 use crate::reader::Reader;
 use crate::utf8::Utf8Bytes;
-use crate::writer::{Out, field_len, put_field};
+use crate::writer::{Out, field_len, put_field, put_id_field};
 use crate::{PacketType, QoS, ReasonCode, varint};
 
 /// The Property Length runs past the end of the packet.
@@ -70,6 +70,7 @@ pub(crate) trait PropertyValue: Sized {
     fn read(r: &mut Reader<'_>, id: PropertyId) -> Result<Self, DecodeError>;
     /// The encoded size of the value, or why it cannot be encoded.
     fn len(&self, id: PropertyId) -> Result<usize, &'static str>;
+    /// Writes the identifier and the value.
     fn put(&self, id: PropertyId, buf: &mut Out<'_>);
 }
 
@@ -91,8 +92,8 @@ impl PropertyValue for bool {
         Ok(1)
     }
     #[inline]
-    fn put(&self, _: PropertyId, buf: &mut Out<'_>) {
-        buf.put_u8(u8::from(*self));
+    fn put(&self, id: PropertyId, buf: &mut Out<'_>) {
+        buf.put_array([id as u8, u8::from(*self)]);
     }
 }
 
@@ -114,8 +115,8 @@ impl PropertyValue for QoS {
         }
     }
     #[inline]
-    fn put(&self, _: PropertyId, buf: &mut Out<'_>) {
-        buf.put_u8(u8::from(*self));
+    fn put(&self, id: PropertyId, buf: &mut Out<'_>) {
+        buf.put_array([id as u8, u8::from(*self)]);
     }
 }
 
@@ -148,8 +149,9 @@ impl PropertyValue for u16 {
         }
     }
     #[inline]
-    fn put(&self, _: PropertyId, buf: &mut Out<'_>) {
-        buf.put_u16(*self);
+    fn put(&self, id: PropertyId, buf: &mut Out<'_>) {
+        let [a, b] = self.to_be_bytes();
+        buf.put_array([id as u8, a, b]);
     }
 }
 
@@ -185,9 +187,11 @@ impl PropertyValue for u32 {
     #[inline]
     fn put(&self, id: PropertyId, buf: &mut Out<'_>) {
         if id.property_type() == PropertyType::VariableByteInteger {
+            buf.put_u8(id as u8);
             buf.put_varint(*self);
         } else {
-            buf.put_u32(*self);
+            let [a, b, c, d] = self.to_be_bytes();
+            buf.put_array([id as u8, a, b, c, d]);
         }
     }
 }
@@ -202,8 +206,8 @@ impl PropertyValue for Utf8Bytes {
         field_len(self.as_bytes()).ok_or("string longer than 65,535 bytes")
     }
     #[inline]
-    fn put(&self, _: PropertyId, buf: &mut Out<'_>) {
-        put_field(buf, self.as_bytes());
+    fn put(&self, id: PropertyId, buf: &mut Out<'_>) {
+        put_id_field(buf, id as u8, self.as_bytes());
     }
 }
 
@@ -217,8 +221,8 @@ impl PropertyValue for Bytes {
         field_len(self).ok_or("binary data longer than 65,535 bytes")
     }
     #[inline]
-    fn put(&self, _: PropertyId, buf: &mut Out<'_>) {
-        put_field(buf, self);
+    fn put(&self, id: PropertyId, buf: &mut Out<'_>) {
+        put_id_field(buf, id as u8, self);
     }
 }
 
@@ -368,9 +372,6 @@ macro_rules! properties {
             /// The size of the properties without their Property Length.
             #[inline]
             pub(crate) fn body_len(&self, dropped: Dropped) -> Result<usize, &'static str> {
-                if self.is_empty() {
-                    return Ok(0);
-                }
                 let mut len = 0usize;
                 $(
                     if let Some(v) = &self.$field {
@@ -405,21 +406,18 @@ macro_rules! properties {
                 $(
                     if let Some(v) = &self.$field {
                         if !(dropped.reason_string && PropertyId::$id == PropertyId::ReasonString) {
-                            buf.put_u8(PropertyId::$id as u8);
                             PropertyValue::put(v, PropertyId::$id, buf);
                         }
                     }
                 )*
                 $(
                     for v in &self.$rfield {
-                        buf.put_u8(PropertyId::$rid as u8);
                         PropertyValue::put(v, PropertyId::$rid, buf);
                     }
                 )?
                 if !dropped.user_properties {
                     for p in &self.user_properties {
-                        buf.put_u8(PropertyId::UserProperty as u8);
-                        put_field(buf, p.name.as_bytes());
+                        put_id_field(buf, PropertyId::UserProperty as u8, p.name.as_bytes());
                         put_field(buf, p.value.as_bytes());
                     }
                 }

@@ -367,9 +367,10 @@ impl PublishPropertySection {
     /// The size of the properties without their Property Length.
     #[inline]
     pub(crate) fn body_len(&self) -> Result<usize, &'static str> {
-        match self.repr() {
-            Repr::Wire(b) => Ok(b.len()),
-            Repr::Built(p) => p.body_len(Dropped::NONE),
+        match self.0.as_deref() {
+            None => Ok(0),
+            Some(Repr::Wire(b)) => Ok(b.len()),
+            Some(Repr::Built(p)) => built_body_len(p),
         }
     }
 
@@ -381,9 +382,21 @@ impl PublishPropertySection {
                 buf.put_varint(body_len as u32);
                 buf.extend_from_slice(b);
             }
-            Repr::Built(p) => p.put(Dropped::NONE, body_len, buf),
+            Repr::Built(p) => put_built(p, body_len, buf),
         }
     }
+}
+
+/// [`PublishProperties::body_len`].
+#[inline]
+fn built_body_len(p: &PublishProperties) -> Result<usize, &'static str> {
+    p.body_len(Dropped::NONE)
+}
+
+/// [`PublishProperties::put`].
+#[inline]
+fn put_built(p: &PublishProperties, body_len: usize, buf: &mut Out<'_>) {
+    p.put(Dropped::NONE, body_len, buf);
 }
 
 /// `to_mut` has just made the set a built one: never reached. Leaks a fresh

@@ -112,14 +112,22 @@ impl Publish {
         } else {
             total - self.payload.len()
         };
-        let written = write_exact(buf, written_len, |out| {
-            out.put_u8(((PacketType::Publish as u8) << 4) | self.flags());
-            out.put_varint(body_len as u32);
-            self.put_variable_header(version, props, out);
-            if with_payload {
-                out.extend_from_slice(&self.payload);
-            }
-        });
+        // Inline whatever the number of callers: out of line (as it became when
+        // the benchmark gained a third caller of `encode`), a 64 B PUBLISH encode
+        // takes 11 ns instead of 6.
+        let written = write_exact(
+            buf,
+            written_len,
+            #[inline(always)]
+            |out| {
+                out.put_u8(((PacketType::Publish as u8) << 4) | self.flags());
+                out.put_varint(body_len as u32);
+                self.put_variable_header(version, props, out);
+                if with_payload {
+                    out.extend_from_slice(&self.payload);
+                }
+            },
+        );
         if written {
             Ok(total)
         } else {
@@ -128,7 +136,7 @@ impl Publish {
     }
 
     /// The size of the variable header and of the properties' body.
-    #[inline]
+    #[inline(always)]
     fn variable_header_len(&self, version: ProtocolVersion) -> Result<(usize, usize), EncodeError> {
         match (self.qos, self.packet_id) {
             (QoS::AtMostOnce, Some(_)) => {
@@ -161,13 +169,11 @@ impl Publish {
                     "empty topic without a Topic Alias",
                 ));
             }
-            // Inline check first: most PUBLISHes carry no properties.
-            if !self.properties.is_empty() {
-                props = self
-                    .properties
-                    .body_len()
-                    .map_err(invalid_property::<Self>)?;
-            }
+            // No call when there are none (most PUBLISHes).
+            props = self
+                .properties
+                .body_len()
+                .map_err(invalid_property::<Self>)?;
             len += with_length(props);
         } else if self.topic.is_empty() {
             return Err(invalid::<Self>(
