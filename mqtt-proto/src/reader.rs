@@ -227,8 +227,9 @@ impl<'a> Reader<'a> {
     }
 
     /// A UTF-8 Encoded String checked like [`Reader::string_for`], borrowed from
-    /// the packet (no `Bytes` handle on it).
-    #[inline]
+    /// the packet (no `Bytes` handle on it). Always inlined: it is the inner loop
+    /// of a PUBLISH property section's validation.
+    #[inline(always)]
     pub(crate) fn str_for(&mut self, field_rule: Option<Rule>) -> Result<&'a str, DecodeError> {
         let len = usize::from(self.u16()?);
         let raw = self.take(len)?;
