@@ -101,7 +101,7 @@ where
     P: Protocol + Send + 'static,
     T: FnOnce(Ended) + Send + 'static,
 {
-    let handoff = ParkOrEnd { tail };
+    let handoff = ParkOrEnd { tail, fresh: true };
     drive_loop(stream, proto, input, wake, shutdown, config, handoff)
 }
 
@@ -111,6 +111,10 @@ trait Handoff<P, C>: Sized {
     type Output;
     /// Whether idle connections park (the loop then watches for idleness).
     fn parks(&self, config: &DriverConfig) -> bool;
+    /// How long the connection must have been idle to park.
+    fn park_after(&self, config: &DriverConfig) -> Duration {
+        config.park_after
+    }
     /// The connection ended.
     fn ended(self, ended: Ended) -> Self::Output;
     /// The connection is idle: park it, or hand everything back to go on driving.
@@ -156,7 +160,17 @@ impl<P, C> Handoff<P, C> for NoPark {
 /// Parks idle connections; hands how the connection ended to `tail`.
 struct ParkOrEnd<T> {
     tail: T,
+    /// Not yet parked since it was accepted: it parks after [`FIRST_PARK_AFTER`]
+    /// if that is sooner than `park_after`.
+    fresh: bool,
 }
+
+/// How long a new connection that has gone quiet after its handshake (the usual
+/// subscriber or device) waits before it parks the first time. A storm of
+/// connections then never holds thousands of tasks at once, whose freed memory
+/// would stay in the heap between the sessions that remain. One that turns out
+/// busy resumes once and then parks only after `park_after`.
+const FIRST_PARK_AFTER: Duration = Duration::from_millis(30);
 
 impl<P, T> Handoff<P, Arc<DriverConfig>> for ParkOrEnd<T>
 where
@@ -170,6 +184,13 @@ where
         config.parking.is_some()
             && !config.park_after.is_zero()
             && (config.max_read_rate == 0 || config.park_after >= Duration::from_secs(1))
+    }
+    fn park_after(&self, config: &DriverConfig) -> Duration {
+        if self.fresh && config.max_read_rate == 0 {
+            config.park_after.min(FIRST_PARK_AFTER)
+        } else {
+            config.park_after
+        }
     }
     fn ended(self, ended: Ended) {
         (self.tail)(ended)
@@ -237,7 +258,16 @@ where
             tail,
         } = *self;
         let span = conn_span(&proto, &stream);
-        let run = drive_parkable(stream, proto, BytesMut::new(), wake, shutdown, config, tail);
+        let handoff = ParkOrEnd { tail, fresh: false };
+        let run = drive_loop(
+            stream,
+            proto,
+            BytesMut::new(),
+            wake,
+            shutdown,
+            config,
+            handoff,
+        );
         tokio::spawn(tracing::Instrument::instrument(run, span));
     }
 
@@ -284,7 +314,7 @@ where
             return handoff.ended(ended);
         }
         let parks = handoff.parks(&config);
-        let park_after = config.park_after;
+        let park_after = handoff.park_after(&config);
         // When the idle check runs next (moved on lazily: only when it runs).
         let mut park_check = parks.then(|| Instant::now() + park_after);
         let mut last_active = Instant::now();
