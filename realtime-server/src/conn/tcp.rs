@@ -170,7 +170,7 @@ struct ParkOrEnd<T> {
 /// connections then never holds thousands of tasks at once, whose freed memory
 /// would stay in the heap between the sessions that remain. One that turns out
 /// busy resumes once and then parks only after `park_after`.
-const FIRST_PARK_AFTER: Duration = Duration::from_millis(30);
+const FIRST_PARK_AFTER: Duration = Duration::from_millis(10);
 
 impl<P, T> Handoff<P, Arc<DriverConfig>> for ParkOrEnd<T>
 where

@@ -19,8 +19,9 @@ use crate::metrics::Transport;
 /// What the registry knows of one connected client.
 #[derive(Debug)]
 pub struct ClientEntry {
-    /// The Client Identifier (the server-assigned one for `/ws` clients).
-    pub client_id: String,
+    /// The Client Identifier (the server-assigned one for `/ws` clients): the
+    /// session's bytes, shared, not a copy per connection.
+    pub client_id: mqtt_proto::Utf8Bytes,
     /// The connection's id (unique per process).
     pub conn_id: u64,
     /// The transport.
@@ -76,13 +77,13 @@ pub struct NewClient {
 /// Connected clients by Client Identifier.
 #[derive(Debug, Default)]
 pub struct ClientRegistry {
-    clients: Mutex<HashMap<String, Arc<ClientEntry>>>,
+    clients: Mutex<HashMap<mqtt_proto::Utf8Bytes, Arc<ClientEntry>>>,
 }
 
 impl ClientRegistry {
     pub(super) fn insert(&self, c: NewClient) -> Arc<ClientEntry> {
         let entry = Arc::new(ClientEntry {
-            client_id: c.session.client_id.as_str().to_string(),
+            client_id: c.session.client_id.clone(),
             conn_id: c.conn_id,
             transport: c.transport,
             protocol: c.protocol,
@@ -115,7 +116,7 @@ impl ClientRegistry {
     /// Every connected client, sorted by Client Identifier.
     pub fn list(&self) -> Vec<Arc<ClientEntry>> {
         let mut all: Vec<_> = self.clients.lock().values().cloned().collect();
-        all.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        all.sort_by(|a, b| a.client_id.as_str().cmp(b.client_id.as_str()));
         all
     }
 
