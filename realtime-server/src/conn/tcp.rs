@@ -377,7 +377,6 @@ where
                     proto.on_shutdown(now())
                 }
                 Event::Readable(ready) => {
-                    last_active = Instant::now();
                     if let Err(err) = ready {
                         proto.on_eof(now());
                         return handoff.ended(Ended::Io(err));
@@ -394,7 +393,9 @@ where
                         }
                         Ok(n) => {
                             rate.consumed(n);
-                            let status = proto.on_read(&mut input, now());
+                            // One clock read serves the protocol and the idle watch.
+                            last_active = Instant::now();
+                            let status = proto.on_read(&mut input, last_active.into_std());
                             if input.is_empty() {
                                 // Idle connections hold no read buffer.
                                 input = BytesMut::new();
@@ -423,7 +424,7 @@ where
                 }
                 Event::Wake => {
                     last_active = Instant::now();
-                    proto.on_wake(now())
+                    proto.on_wake(last_active.into_std())
                 }
                 Event::Timer => {
                     sleep.as_mut().reset(far);
