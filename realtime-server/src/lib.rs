@@ -12,6 +12,7 @@ pub mod config;
 pub mod conn;
 pub mod hooks;
 pub mod http;
+pub mod keyed;
 pub mod listener;
 pub mod metrics;
 pub mod mqtt;

@@ -90,7 +90,7 @@ impl Driven for TlsStream {
         self,
         proto: P,
         input: bytes::BytesMut,
-        wake: Arc<tokio::sync::Notify>,
+        wake: Arc<crate::conn::ConnWake>,
         shutdown: tokio::sync::watch::Receiver<bool>,
         config: &crate::conn::tcp::DriverConfig,
     ) -> impl std::future::Future<Output = crate::conn::tcp::Ended> + Send {

@@ -13,8 +13,8 @@ use mqtt_proto::{ProtocolVersion, PublishProperties, QoS, SubscriptionOptions};
 use realtime_server::broker::{
     Broker, BrokerConfig, ConnectRequest, Departure, InflightPhase, Message, NextDelivery,
 };
+use realtime_server::conn::ConnWake;
 use realtime_server::store::{Store, StoreMode, StoreOptions};
-use tokio::sync::Notify;
 
 fn open(dir: &std::path::Path) -> Broker {
     let store = Store::open(
@@ -70,7 +70,7 @@ fn persistent_session_survives_restart() {
     let now = Instant::now();
     {
         let broker = open(dir.path());
-        let wake = Arc::new(Notify::new());
+        let wake = Arc::new(ConnWake::new());
         let c = broker.connect(request("keeper", false, 3600), wake.clone(), now);
         let opts = SubscriptionOptions {
             qos: QoS::ExactlyOnce,
@@ -162,7 +162,7 @@ fn persistent_session_survives_restart() {
     }
     assert_eq!(broker.retained_matching("k/#").len(), 1);
     // A new subscription still routes to the recovered session.
-    let wake = Arc::new(Notify::new());
+    let wake = Arc::new(ConnWake::new());
     let c = broker.connect(request("keeper", false, 3600), wake, Instant::now());
     assert!(c.session_present);
     broker.publish(

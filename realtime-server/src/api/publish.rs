@@ -271,7 +271,7 @@ pub(super) fn handle(broker: &Arc<Broker>, api: &ApiConfig, body: &[u8], batch: 
     let req = json_body(body)?;
     let principal = Principal {
         user: Some(api.user.clone()),
-        client_id: "api".to_string(),
+        client_id: mqtt_proto::Utf8Bytes::from_static("api"),
     };
     let now = Instant::now();
     if !batch {

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::{Mutex, RwLock};
-use tokio::sync::{Notify, Semaphore, oneshot};
+use tokio::sync::{Semaphore, oneshot};
 
 pub use acl::{Access, Acl};
 pub use password::{Credential, DEFAULT_ITERATIONS, PasswordFile};
@@ -38,13 +38,14 @@ use crate::metrics::Counter;
 pub struct Principal {
     /// The authenticated user name; `None` for an anonymous client.
     pub user: Option<String>,
-    /// The client identifier (for `%c` in ACL patterns).
-    pub client_id: String,
+    /// The client identifier (for `%c` in ACL patterns): the session's bytes,
+    /// shared, not a copy per connection.
+    pub client_id: mqtt_proto::Utf8Bytes,
 }
 
 impl Principal {
     /// An anonymous client.
-    pub fn anonymous(client_id: impl Into<String>) -> Self {
+    pub fn anonymous(client_id: impl Into<mqtt_proto::Utf8Bytes>) -> Self {
         Self {
             user: None,
             client_id: client_id.into(),
@@ -259,7 +260,7 @@ impl Auth {
         };
         let ok = acl.allows(
             principal.user.as_deref(),
-            &principal.client_id,
+            principal.client_id.as_str(),
             access,
             topic,
         );
@@ -304,7 +305,7 @@ impl Auth {
         self: &Arc<Self>,
         user: String,
         password: Vec<u8>,
-        wake: Arc<Notify>,
+        wake: Arc<crate::conn::ConnWake>,
     ) -> PendingVerification {
         let (tx, rx) = oneshot::channel();
         match tokio::runtime::Handle::try_current() {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use mqtt_proto::{PacketId, QoS};
-use tokio::sync::Notify;
 
 use super::{AckResult, Broker, Commit, Delivery, Message, Session};
 use crate::store::{OutboundState, StoreOp};
@@ -151,7 +150,7 @@ impl Broker {
         session: &Session,
         message: Message,
         qos2_id: Option<PacketId>,
-        waker: Option<&Arc<Notify>>,
+        waker: Option<&Arc<crate::conn::ConnWake>>,
         now: Instant,
     ) -> PublishResult {
         let mut ops = Vec::new();

@@ -15,7 +15,6 @@ mod routing;
 pub mod session;
 mod timers;
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -228,7 +227,7 @@ pub struct QueueDepths {
 #[derive(Debug)]
 pub struct Broker {
     config: BrokerConfig,
-    sessions: Mutex<HashMap<Utf8Bytes, Arc<Session>>>,
+    sessions: Mutex<crate::keyed::KeyedSet<Session>>,
     subs: RwLock<SubscriptionTrie<SessionKey, SubEntry>>,
     retained: RwLock<RetainedTrie<Arc<Message>>>,
     timers: Mutex<Timers>,
@@ -263,7 +262,7 @@ impl Broker {
 
     fn build(config: BrokerConfig, store: Option<Store>) -> Self {
         Self {
-            sessions: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(crate::keyed::KeyedSet::new()),
             subs: RwLock::new(SubscriptionTrie::new()),
             retained: RwLock::new(RetainedTrie::new()),
             timers: Mutex::new(Timers::default()),
@@ -366,7 +365,7 @@ impl Broker {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn assign_client_id(&self, sessions: &HashMap<Utf8Bytes, Arc<Session>>) -> Utf8Bytes {
+    fn assign_client_id(&self, sessions: &crate::keyed::KeyedSet<Session>) -> Utf8Bytes {
         loop {
             let mut h = self.id_salt.build_hasher();
             h.write_u64(self.next_key.load(Ordering::Relaxed));
@@ -385,7 +384,12 @@ impl Broker {
     /// (MQTT-3.1.4-3). An empty Client Identifier gets a unique assigned one
     /// (MQTT-3.1.3-6, MQTT-3.2.2-16). A session that outlives its connection is
     /// written to the store (MQTT-3.1.2-23).
-    pub fn connect(&self, req: ConnectRequest, wake: Arc<Notify>, now: Instant) -> Connected {
+    pub fn connect(
+        &self,
+        req: ConnectRequest,
+        wake: Arc<crate::conn::ConnWake>,
+        now: Instant,
+    ) -> Connected {
         let conn_id = self.next_conn_id();
         let expiry_interval = req.expiry_interval.min(self.config.max_session_expiry);
         let link = ConnLink { id: conn_id, wake };
@@ -468,7 +472,7 @@ impl Broker {
                     st.persistent = self.persists() && expiry_interval > 0;
                     st.principal = req.principal.clone();
                 }
-                sessions.insert(client_id.clone(), s.clone());
+                sessions.insert(s.clone());
                 (s, false)
             }
         };
@@ -610,13 +614,9 @@ impl Broker {
         ops: &mut Vec<StoreOp>,
     ) -> Vec<Message> {
         {
-            let mut sessions = self.sessions.lock();
-            if sessions
-                .get(&session.client_id)
-                .is_some_and(|s| Arc::ptr_eq(s, session))
-            {
-                sessions.remove(&session.client_id);
-            }
+            self.sessions
+                .lock()
+                .remove_if(&session.client_id, |s| Arc::ptr_eq(s, session));
         }
         let mut st = session.lock();
         st.ended = true;

@@ -171,7 +171,7 @@ pub struct Outbox {
     budget: Option<Arc<QueueBudget>>,
     /// In the order they were first sent (MQTT-4.6.0: resent in that order).
     inflight: VecDeque<Inflight>,
-    in_use: HashSet<u16>,
+    in_use: HashSet<u16, crate::keyed::Seeded>,
     last_packet_id: u16,
 }
 
@@ -304,7 +304,7 @@ impl Outbox {
         self.in_use.remove(&m.packet_id.get());
         if self.inflight.is_empty() {
             self.inflight = VecDeque::new();
-            self.in_use = HashSet::new();
+            self.in_use = HashSet::default();
         }
         Some(m)
     }

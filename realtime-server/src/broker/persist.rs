@@ -17,8 +17,6 @@ use mqtt_proto::{
     SubscriptionOptions, Utf8Bytes,
 };
 
-use tokio::sync::Notify;
-
 use super::message::{Delivery, Message};
 use super::outbox::InflightPhase;
 use super::session::{SessionState, SubscriptionRecord, WillMessage};
@@ -168,7 +166,7 @@ pub(super) struct MessageRefs<'a> {
     now_ms: u64,
     /// The publishing connection's waker, when it can be held back
     /// ([`super::pushback`]).
-    pub(super) publisher_wake: Option<&'a Arc<Notify>>,
+    pub(super) publisher_wake: Option<&'a Arc<crate::conn::ConnWake>>,
     /// Set when a subscriber's queue asked the publisher to pause.
     pub(super) congested: bool,
 }

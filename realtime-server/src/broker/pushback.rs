@@ -9,8 +9,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Notify;
-
 /// The longest a subscriber may hold publishers back before it counts as a slow
 /// consumer; also the longest a publisher pauses for one congested subscriber.
 pub const GRACE: Duration = Duration::from_millis(100);
@@ -35,7 +33,7 @@ pub struct Congestion {
     /// Since when the queue has been above its high-water mark.
     since: Option<Instant>,
     /// The wakers of the publishers paused on this queue.
-    waiters: Vec<Arc<Notify>>,
+    waiters: Vec<Arc<crate::conn::ConnWake>>,
 }
 
 impl Congestion {
@@ -45,7 +43,7 @@ impl Congestion {
         &mut self,
         queued: usize,
         max_messages: usize,
-        waker: &Arc<Notify>,
+        waker: &Arc<crate::conn::ConnWake>,
         now: Instant,
     ) -> bool {
         if queued < high_water(max_messages) {
@@ -88,7 +86,7 @@ mod tests {
     #[test]
     fn pauses_above_high_water_and_releases_at_low_water() {
         let mut c = Congestion::default();
-        let waker = Arc::new(Notify::new());
+        let waker = Arc::new(crate::conn::ConnWake::new());
         let now = Instant::now();
         assert!(!c.on_push(249, 1000, &waker, now));
         assert!(c.on_push(250, 1000, &waker, now));
@@ -103,7 +101,7 @@ mod tests {
     #[test]
     fn a_subscriber_congested_past_the_grace_no_longer_holds_publishers() {
         let mut c = Congestion::default();
-        let waker = Arc::new(Notify::new());
+        let waker = Arc::new(crate::conn::ConnWake::new());
         let now = Instant::now();
         assert!(c.on_push(300, 1000, &waker, now));
         assert!(!c.on_push(300, 1000, &waker, now + GRACE * 2));
@@ -117,7 +115,7 @@ mod tests {
     #[test]
     fn release_wakes_waiting_publishers() {
         let mut c = Congestion::default();
-        let waker = Arc::new(Notify::new());
+        let waker = Arc::new(crate::conn::ConnWake::new());
         assert!(c.on_push(1, 1, &waker, Instant::now()));
         c.release();
         // A permit was stored: the next `notified()` completes at once.

@@ -83,7 +83,7 @@ impl Broker {
                     }
                 }
                 self.schedule(&session, timers);
-                sessions.insert(session.client_id.clone(), session.clone());
+                sessions.insert(session.clone());
                 by_client.insert(record.client_id.clone(), session);
                 found.sessions += 1;
             }

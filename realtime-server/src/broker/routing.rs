@@ -384,7 +384,6 @@ mod tests {
     use std::time::Instant;
 
     use mqtt_proto::{ProtocolVersion, SubscriptionOptions, Utf8Bytes};
-    use tokio::sync::Notify;
 
     use crate::broker::{Broker, BrokerConfig, ConnectRequest, SubscribeError};
 
@@ -407,7 +406,9 @@ mod tests {
             will: None,
             principal: None,
         };
-        let session = broker.connect(req, Arc::new(Notify::new()), now).session;
+        let session = broker
+            .connect(req, Arc::new(crate::conn::ConnWake::new()), now)
+            .session;
         let sub = |filter: &'static str| {
             broker.subscribe(
                 &session,

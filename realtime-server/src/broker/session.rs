@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use mqtt_proto::{ProtocolVersion, SubscriptionOptions, Utf8Bytes};
 use parking_lot::Mutex;
-use tokio::sync::Notify;
 
 use super::message::{Message, SessionKey};
 use super::outbox::Outbox;
+use crate::keyed::Seeded;
 
 /// The connection currently attached to a session.
 #[derive(Debug, Clone)]
@@ -18,7 +18,7 @@ pub struct ConnLink {
     /// The connection's id (unique per process).
     pub id: u64,
     /// Wakes the connection's driver when something is ready for it.
-    pub wake: Arc<Notify>,
+    pub wake: Arc<crate::conn::ConnWake>,
 }
 
 /// One subscription as the session remembers it (for UNSUBSCRIBE, persistence and
@@ -53,12 +53,12 @@ pub struct SessionState {
     /// Session Expiry Interval, seconds (`u32::MAX`: never).
     pub expiry_interval: u32,
     /// Subscriptions by their full filter (including any `$share/{group}/`).
-    pub subscriptions: HashMap<Utf8Bytes, SubscriptionRecord>,
+    pub subscriptions: HashMap<Utf8Bytes, SubscriptionRecord, Seeded>,
     /// Messages to send and in flight.
     pub outbox: Outbox,
     /// Packet identifiers of QoS 2 messages received, PUBREC sent, PUBREL awaited
     /// (the exactly-once state, MQTT-4.3.3-10).
-    pub incoming_qos2: HashSet<u16>,
+    pub incoming_qos2: HashSet<u16, Seeded>,
     /// The Will Message of the current (or last) connection (boxed: most clients
     /// have none, and every session would carry its 288 bytes).
     pub will: Option<Box<WillMessage>>,
@@ -87,6 +87,12 @@ pub struct Session {
     state: Mutex<SessionState>,
 }
 
+impl crate::keyed::Keyed for Session {
+    fn key(&self) -> &str {
+        self.client_id.as_str()
+    }
+}
+
 impl Session {
     /// A new, empty, offline session.
     pub fn new(
@@ -103,9 +109,9 @@ impl Session {
                 ended: false,
                 version,
                 expiry_interval,
-                subscriptions: HashMap::new(),
+                subscriptions: HashMap::default(),
                 outbox: Outbox::default(),
-                incoming_qos2: HashSet::new(),
+                incoming_qos2: HashSet::default(),
                 will: None,
                 will_due: None,
                 disconnected_at: None,

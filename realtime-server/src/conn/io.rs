@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::tcp::{DriverConfig, Ended};
@@ -140,7 +140,7 @@ pub fn drive_with_input<S, P>(
     mut stream: S,
     mut proto: P,
     mut input: BytesMut,
-    wake: Arc<Notify>,
+    wake: Arc<crate::conn::ConnWake>,
     mut shutdown: watch::Receiver<bool>,
     config: &DriverConfig,
 ) -> impl Future<Output = Ended>

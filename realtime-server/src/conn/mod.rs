@@ -11,6 +11,9 @@ pub mod out;
 pub mod park;
 pub mod rate;
 pub mod tcp;
+pub mod wake;
+
+pub use wake::ConnWake;
 
 use std::time::Instant;
 
@@ -85,7 +88,7 @@ pub trait Driven:
         self,
         proto: P,
         input: BytesMut,
-        wake: std::sync::Arc<tokio::sync::Notify>,
+        wake: std::sync::Arc<ConnWake>,
         shutdown: tokio::sync::watch::Receiver<bool>,
         config: &tcp::DriverConfig,
     ) -> impl std::future::Future<Output = tcp::Ended> + Send;
@@ -97,7 +100,7 @@ pub trait Driven:
         self,
         proto: P,
         input: BytesMut,
-        wake: std::sync::Arc<tokio::sync::Notify>,
+        wake: std::sync::Arc<ConnWake>,
         shutdown: tokio::sync::watch::Receiver<bool>,
         config: std::sync::Arc<tcp::DriverConfig>,
         tail: T,
@@ -115,7 +118,7 @@ impl Driven for tokio::net::TcpStream {
         self,
         proto: P,
         input: BytesMut,
-        wake: std::sync::Arc<tokio::sync::Notify>,
+        wake: std::sync::Arc<ConnWake>,
         shutdown: tokio::sync::watch::Receiver<bool>,
         config: &tcp::DriverConfig,
     ) -> impl std::future::Future<Output = tcp::Ended> + Send {
@@ -126,7 +129,7 @@ impl Driven for tokio::net::TcpStream {
         self,
         proto: P,
         input: BytesMut,
-        wake: std::sync::Arc<tokio::sync::Notify>,
+        wake: std::sync::Arc<ConnWake>,
         shutdown: tokio::sync::watch::Receiver<bool>,
         config: std::sync::Arc<tcp::DriverConfig>,
         tail: T,

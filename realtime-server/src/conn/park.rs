@@ -17,12 +17,10 @@
 #![allow(unsafe_code)] // registering the epoll descriptor with tokio; malloc_trim
 
 use std::fmt;
-use std::future::Future;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Wake, Waker};
+
 use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
@@ -30,10 +28,10 @@ use mio::{Events, Interest, Token};
 use parking_lot::Mutex;
 use tokio::io::unix::AsyncFd;
 use tokio::net::TcpStream;
-use tokio::sync::futures::OwnedNotified;
 use tokio::sync::{Notify, watch};
 
 use super::tcp::Ended;
+use super::wake::ConnWake;
 use crate::metrics::Counter;
 
 /// How often parked connections' deadlines are checked; a connection whose deadline
@@ -70,7 +68,7 @@ impl fmt::Debug for Parking {
     }
 }
 
-struct Shared {
+pub(super) struct Shared {
     /// Parked connections now, for `/metrics`.
     gauge: Arc<Counter>,
     registry: mio::Registry,
@@ -79,6 +77,8 @@ struct Shared {
     state: Mutex<State>,
     /// Wakes the watching task when `State::woken` grew.
     kick: Notify,
+    /// What slots' deadlines count from.
+    epoch: Instant,
 }
 
 #[derive(Default)]
@@ -96,27 +96,30 @@ struct State {
 struct Entry {
     stream: std::net::TcpStream,
     conn: Box<dyn Resume>,
-    deadline: Option<Instant>,
-    /// Registered with the connection's wake handle, with a waker naming the slot.
-    notified: Pin<Box<OwnedNotified>>,
+    /// When to resume at the latest: whole seconds since [`Shared::epoch`],
+    /// rounded down (resumed up to a second early, the connection keeps its exact
+    /// timer itself); `u32::MAX` for none. (Not an `Option<Instant>`: 16 bytes
+    /// fewer in every slot.)
+    deadline: u32,
+    /// The connection's wake handle, which names the slot while it is parked.
+    wake: Arc<ConnWake>,
 }
 
-/// The waker a parked connection's wake handle holds.
-struct SlotWaker {
-    shared: std::sync::Weak<Shared>,
-    slot: usize,
-}
-
-impl Wake for SlotWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
+impl Shared {
+    /// `deadline` as a slot holds it.
+    fn seconds(&self, deadline: Option<Instant>) -> u32 {
+        deadline.map_or(u32::MAX, |d| {
+            let secs = d.saturating_duration_since(self.epoch).as_secs();
+            u32::try_from(secs)
+                .unwrap_or(u32::MAX - 1)
+                .min(u32::MAX - 1)
+        })
     }
 
-    fn wake_by_ref(self: &Arc<Self>) {
-        if let Some(shared) = self.shared.upgrade() {
-            shared.state.lock().woken.push(self.slot);
-            shared.kick.notify_one();
-        }
+    /// A parked connection's wake handle was notified.
+    pub(super) fn woken(&self, slot: usize) {
+        self.state.lock().woken.push(slot);
+        self.kick.notify_one();
     }
 }
 
@@ -137,6 +140,7 @@ impl Parking {
                 poll: Mutex::new(Some(poll)),
                 state: Mutex::new(State::default()),
                 kick: Notify::new(),
+                epoch: Instant::now(),
             }),
         })
     }
@@ -160,7 +164,7 @@ impl Parking {
         stream: TcpStream,
         conn: Box<dyn Resume>,
         deadline: Option<Instant>,
-        wake: Arc<Notify>,
+        wake: Arc<ConnWake>,
         shutdown: watch::Receiver<bool>,
     ) {
         let stream = match stream.into_std() {
@@ -173,15 +177,7 @@ impl Parking {
             return resume_now(stream, conn, shutdown);
         }
         let slot = state.free.pop().unwrap_or(state.slots.len());
-        let waker = Waker::from(Arc::new(SlotWaker {
-            shared: Arc::downgrade(&self.shared),
-            slot,
-        }));
-        let mut notified = Box::pin(Arc::clone(&wake).notified_owned());
-        let already = notified
-            .as_mut()
-            .poll(&mut Context::from_waker(&waker))
-            .is_ready();
+        let already = wake.park(Arc::downgrade(&self.shared), slot);
         let registered = !already
             && self
                 .shared
@@ -197,9 +193,9 @@ impl Parking {
                 state.free.push(slot);
             }
             drop(state);
-            drop(notified);
+            wake.unpark();
             if already {
-                // The poll took the wake-up that came while the connection was on
+                // The check took the wake-up that came while the connection was on
                 // its way here: give it back, for the resumed driver to see.
                 wake.notify_one();
             }
@@ -208,8 +204,8 @@ impl Parking {
         let entry = Entry {
             stream,
             conn,
-            deadline,
-            notified,
+            deadline: self.shared.seconds(deadline),
+            wake,
         };
         match state.slots.get_mut(slot) {
             Some(place) => *place = Some(entry),
@@ -275,14 +271,11 @@ impl Parking {
                     self.resume_slots(&mut due, &shutdown);
                 }
                 _ = tick.tick() => {
-                    let soon = Instant::now() + TICK;
+                    let soon = self.shared.seconds(Some(Instant::now() + TICK));
                     let trim = {
                         let mut state = self.shared.state.lock();
                         due.extend(state.slots.iter().enumerate().filter_map(|(i, e)| {
-                            e.as_ref()
-                                .and_then(|e| e.deadline)
-                                .is_some_and(|d| d <= soon)
-                                .then_some(i)
+                            e.as_ref().is_some_and(|e| e.deadline <= soon).then_some(i)
                         }));
                         let new = std::mem::take(&mut state.parks_this_tick);
                         parks_since_trim += new;
@@ -350,14 +343,11 @@ impl Parking {
 
     fn resume_entry(&self, entry: Entry, shutdown: watch::Receiver<bool>) {
         let Entry {
-            stream,
-            conn,
-            notified,
-            ..
+            stream, conn, wake, ..
         } = entry;
-        // Dropped outside the lock: a notification it received passes to the
-        // handle's next waiter (the resumed driver) as a stored permit.
-        drop(notified);
+        // A wake-up from now on (or one that came, as a stored permit) is for the
+        // resumed driver.
+        wake.unpark();
         let _ = self
             .shared
             .registry
@@ -441,7 +431,7 @@ mod tests {
     async fn a_wake_up_before_parking_resumes_and_is_kept() {
         let (parking, _stop, _watcher) = running().await;
         let (server, _client) = socket().await;
-        let wake = Arc::new(Notify::new());
+        let wake = Arc::new(ConnWake::new());
         wake.notify_one();
         let (tx, mut rx) = mpsc::unbounded_channel();
         let (_, shutdown) = watch::channel(false);
@@ -464,7 +454,7 @@ mod tests {
             let (server, client) = socket().await;
             clients.push(client);
             let (_, shutdown) = watch::channel(false);
-            let wake = Arc::new(Notify::new());
+            let wake = Arc::new(ConnWake::new());
             parking.park(server, Box::new(Probe(tx.clone())), None, wake, shutdown);
         }
         assert_eq!(parking.parked(), 3);

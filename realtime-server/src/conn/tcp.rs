@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::net::TcpStream;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
+
+use super::ConnWake;
 use tokio::time::Instant;
 
 use super::park::{Parking, Resume};
@@ -64,7 +66,7 @@ pub enum Ended {
 pub async fn drive<P: Protocol>(
     stream: TcpStream,
     proto: P,
-    wake: Arc<Notify>,
+    wake: Arc<crate::conn::ConnWake>,
     shutdown: watch::Receiver<bool>,
     config: &DriverConfig,
 ) -> Ended {
@@ -77,7 +79,7 @@ pub fn drive_with_input<'c, P: Protocol>(
     stream: TcpStream,
     proto: P,
     input: BytesMut,
-    wake: Arc<Notify>,
+    wake: Arc<crate::conn::ConnWake>,
     shutdown: watch::Receiver<bool>,
     config: &'c DriverConfig,
 ) -> impl Future<Output = Ended> + use<'c, P> {
@@ -92,7 +94,7 @@ pub fn drive_parkable<P, T>(
     stream: TcpStream,
     proto: P,
     input: BytesMut,
-    wake: Arc<Notify>,
+    wake: Arc<crate::conn::ConnWake>,
     shutdown: watch::Receiver<bool>,
     config: Arc<DriverConfig>,
     tail: T,
@@ -124,14 +126,21 @@ trait Handoff<P, C>: Sized {
         stream: TcpStream,
         proto: P,
         deadline: Option<std::time::Instant>,
-        wake: Arc<Notify>,
+        wake: Arc<crate::conn::ConnWake>,
         shutdown: watch::Receiver<bool>,
         config: C,
     ) -> Result<Self::Output, Handback<Self, P, C>>;
 }
 
 /// What [`Handoff::idle`] gives back when the connection does not park.
-type Handback<H, P, C> = (H, TcpStream, P, Arc<Notify>, watch::Receiver<bool>, C);
+type Handback<H, P, C> = (
+    H,
+    TcpStream,
+    P,
+    Arc<crate::conn::ConnWake>,
+    watch::Receiver<bool>,
+    C,
+);
 
 /// Never parks; the driver's future gives how the connection ended.
 struct NoPark;
@@ -149,7 +158,7 @@ impl<P, C> Handoff<P, C> for NoPark {
         stream: TcpStream,
         proto: P,
         _: Option<std::time::Instant>,
-        wake: Arc<Notify>,
+        wake: Arc<crate::conn::ConnWake>,
         shutdown: watch::Receiver<bool>,
         config: C,
     ) -> Result<Ended, Handback<Self, P, C>> {
@@ -200,7 +209,7 @@ where
         stream: TcpStream,
         proto: P,
         deadline: Option<std::time::Instant>,
-        wake: Arc<Notify>,
+        wake: Arc<crate::conn::ConnWake>,
         shutdown: watch::Receiver<bool>,
         config: Arc<DriverConfig>,
     ) -> Result<(), Handback<Self, P, Arc<DriverConfig>>> {
@@ -224,7 +233,7 @@ where
 /// as it lives; [`conn_span`] makes a new one at resume).
 struct Parked<P, T> {
     proto: P,
-    wake: Arc<Notify>,
+    wake: Arc<crate::conn::ConnWake>,
     config: Arc<DriverConfig>,
     tail: T,
 }
@@ -292,7 +301,7 @@ fn drive_loop<P, C, H>(
     mut stream: TcpStream,
     mut proto: P,
     mut input: BytesMut,
-    mut wake: Arc<Notify>,
+    mut wake: Arc<crate::conn::ConnWake>,
     mut shutdown: watch::Receiver<bool>,
     mut config: C,
     mut handoff: H,
@@ -496,7 +505,7 @@ enum Event {
 async fn next_event(
     stream: &TcpStream,
     shutdown: &mut watch::Receiver<bool>,
-    wake: &Notify,
+    wake: &ConnWake,
     mut sleep: std::pin::Pin<&mut tokio::time::Sleep>,
     wanted: Wanted,
 ) -> Event {
@@ -681,7 +690,7 @@ mod tests {
         pause_above: usize,
     ) -> (
         TcpStream,
-        Arc<Notify>,
+        Arc<crate::conn::ConnWake>,
         watch::Sender<bool>,
         tokio::task::JoinHandle<Ended>,
     ) {
@@ -695,7 +704,7 @@ mod tests {
         generic: bool,
     ) -> (
         TcpStream,
-        Arc<Notify>,
+        Arc<crate::conn::ConnWake>,
         watch::Sender<bool>,
         tokio::task::JoinHandle<Ended>,
     ) {
@@ -704,7 +713,7 @@ mod tests {
             .await
             .unwrap();
         let (server, _) = listener.accept().await.unwrap();
-        let wake = Arc::new(Notify::new());
+        let wake = Arc::new(ConnWake::new());
         let (stop, stopped) = watch::channel(false);
         let proto = LineEcho {
             out: OutQueue::default(),
@@ -812,7 +821,7 @@ mod tests {
         client: TcpStream,
         parking: super::super::park::Parking,
         gauge: Arc<crate::metrics::Counter>,
-        wake: Arc<Notify>,
+        wake: Arc<crate::conn::ConnWake>,
         stop: watch::Sender<bool>,
         watcher: tokio::task::JoinHandle<io::Result<()>>,
         ended: tokio::sync::mpsc::UnboundedReceiver<Ended>,
@@ -836,7 +845,7 @@ mod tests {
             park_after: Duration::from_millis(30),
             ..DriverConfig::default()
         });
-        let wake = Arc::new(Notify::new());
+        let wake = Arc::new(ConnWake::new());
         let (ended_tx, ended) = tokio::sync::mpsc::unbounded_channel();
         let proto = LineEcho {
             out: OutQueue::default(),

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
 
 use super::http_client::{Url, post_json};
 use super::sign::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
@@ -191,7 +191,7 @@ impl AuthWebhook {
     pub fn check_async(
         self: &Arc<Self>,
         req: AuthRequest,
-        wake: Arc<Notify>,
+        wake: Arc<crate::conn::ConnWake>,
     ) -> PendingVerification {
         let (tx, rx) = oneshot::channel();
         match tokio::runtime::Handle::try_current() {

@@ -4,14 +4,11 @@
 //! and holds the returned [`ClientHandle`]; dropping the handle unregisters it
 //! and reports the disconnection with the reason the transport recorded.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use parking_lot::Mutex;
-use tokio::sync::Notify;
 
 use crate::broker::Session;
 use crate::metrics::Transport;
@@ -31,27 +28,28 @@ pub struct ClientEntry {
     /// The peer address.
     pub address: SocketAddr,
     /// The authenticated user, if any.
-    pub user: Option<String>,
-    /// When the client connected (wall clock).
-    pub connected_at: SystemTime,
+    pub user: Option<Box<str>>,
+    /// When the client connected (wall clock), milliseconds since the Unix epoch.
+    pub connected_at_ms: u64,
     /// The session the connection is attached to.
     pub session: Arc<Session>,
     /// Wakes the connection (to notice a disconnect request).
-    wake: Arc<Notify>,
-    /// Set by [`ClientRegistry::disconnect`]: the reason the API gave.
-    kick: Mutex<Option<String>>,
-    /// Whether `kick` is set: what connections check on every wake-up, without
-    /// a lock.
-    kicked: AtomicBool,
+    wake: Arc<crate::conn::ConnWake>,
+    /// Set by [`ClientRegistry::disconnect`]: the reason the API gave (the first
+    /// request's). What connections check on every wake-up, without a lock.
+    kick: OnceLock<Box<str>>,
+}
+
+impl crate::keyed::Keyed for ClientEntry {
+    fn key(&self) -> &str {
+        self.client_id.as_str()
+    }
 }
 
 impl ClientEntry {
     /// The disconnect reason requested through the API, if any.
     pub fn kick_reason(&self) -> Option<String> {
-        if !self.kicked.load(Ordering::Acquire) {
-            return None;
-        }
-        self.kick.lock().clone()
+        self.kick.get().map(|r| r.to_string())
     }
 }
 
@@ -71,13 +69,13 @@ pub struct NewClient {
     /// The session.
     pub session: Arc<Session>,
     /// The connection's wake-up.
-    pub wake: Arc<Notify>,
+    pub wake: Arc<crate::conn::ConnWake>,
 }
 
 /// Connected clients by Client Identifier.
 #[derive(Debug, Default)]
 pub struct ClientRegistry {
-    clients: Mutex<HashMap<mqtt_proto::Utf8Bytes, Arc<ClientEntry>>>,
+    clients: Mutex<crate::keyed::KeyedSet<ClientEntry>>,
 }
 
 impl ClientRegistry {
@@ -88,29 +86,22 @@ impl ClientRegistry {
             transport: c.transport,
             protocol: c.protocol,
             address: c.address,
-            user: c.user,
-            connected_at: SystemTime::now(),
+            user: c.user.map(String::into_boxed_str),
+            connected_at_ms: super::event::unix_ms(SystemTime::now()),
             session: c.session,
             wake: c.wake,
-            kick: Mutex::new(None),
-            kicked: AtomicBool::new(false),
+            kick: OnceLock::new(),
         });
         // A take-over replaces the entry of the connection it ends.
-        self.clients
-            .lock()
-            .insert(entry.client_id.clone(), entry.clone());
+        self.clients.lock().insert(entry.clone());
         entry
     }
 
     /// Removes `entry` unless a newer connection of the same client replaced it.
     pub(super) fn remove(&self, entry: &ClientEntry) {
-        let mut clients = self.clients.lock();
-        if clients
-            .get(&entry.client_id)
-            .is_some_and(|e| e.conn_id == entry.conn_id)
-        {
-            clients.remove(&entry.client_id);
-        }
+        self.clients
+            .lock()
+            .remove_if(&entry.client_id, |e| e.conn_id == entry.conn_id);
     }
 
     /// Every connected client, sorted by Client Identifier.
@@ -142,8 +133,8 @@ impl ClientRegistry {
         let Some(entry) = self.get(client_id) else {
             return false;
         };
-        *entry.kick.lock() = Some(reason.to_string());
-        entry.kicked.store(true, Ordering::Release);
+        // A second request while the first is being acted on changes nothing.
+        let _ = entry.kick.set(reason.into());
         entry.wake.notify_one();
         true
     }

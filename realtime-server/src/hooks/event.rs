@@ -73,7 +73,7 @@ pub fn client_json(c: &ClientEntry) -> Value {
         "protocol": c.protocol,
         "address": c.address.to_string(),
         "user": c.user,
-        "connected_at_ms": unix_ms(c.connected_at),
+        "connected_at_ms": c.connected_at_ms,
     })
 }
 

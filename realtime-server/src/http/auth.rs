@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use base64::Engine as _;
-use tokio::sync::Notify;
+
 use ws_proto::http::RequestHead;
 
 use crate::auth::ListenerPolicy;
@@ -104,7 +104,7 @@ pub(super) async fn authenticate_upgrade(
     let auth = &broker.auth;
     match credentials(head)? {
         Some((user, password)) if auth.has_passwords() => {
-            let wake = Arc::new(Notify::new());
+            let wake = Arc::new(crate::conn::ConnWake::new());
             let mut pending = auth.verify_async(user.clone(), password.into_bytes(), wake.clone());
             let ok = loop {
                 if let Some(ok) = pending.poll() {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use ws_proto::deflate::DeflateConfig;
 use ws_proto::handshake::server::{ServerConfig, accept};
 use ws_proto::http::{HeadLimits, Parsed, RequestHead, parse_request};
@@ -404,7 +404,7 @@ async fn upgrade<S: Driven, H: Send + 'static>(
         server.subprotocols,
     ));
     let now = Instant::now();
-    let wake = Arc::new(Notify::new());
+    let wake = Arc::new(crate::conn::ConnWake::new());
     let driver = config.driver.clone();
     let tail = move |ended| {
         if let Ended::Io(err) = ended {

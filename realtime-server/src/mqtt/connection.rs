@@ -18,7 +18,6 @@ use mqtt_proto::{
     ProtocolVersion, PubResponse, Publish, QoS, ReasonCode, SubAck, Subscribe, UnsubAck,
     Unsubscribe, Utf8Bytes,
 };
-use tokio::sync::Notify;
 
 use super::convert::{message_from_publish, will_message};
 use crate::auth::{Access, EnhancedAuth, ListenerPolicy, Principal};
@@ -60,7 +59,7 @@ struct Live {
     /// Topic aliases set by the client (index = alias - 1).
     aliases_in: Vec<Option<Utf8Bytes>>,
     /// Topic aliases the server set towards the client.
-    aliases_out: HashMap<Utf8Bytes, u16>,
+    aliases_out: HashMap<Utf8Bytes, u16, crate::keyed::Seeded>,
     /// How the connection is ending, decided by a DISCONNECT.
     departure: Departure,
     /// Session Expiry Interval from DISCONNECT.
@@ -83,7 +82,7 @@ pub struct MqttConnection {
     broker: Arc<Broker>,
     transport: Transport,
     peer: SocketAddr,
-    wake: Arc<Notify>,
+    wake: Arc<crate::conn::ConnWake>,
     out: OutQueue,
     connect_deadline: Instant,
     live: Option<Box<Live>>,
@@ -119,7 +118,7 @@ impl MqttConnection {
         broker: Arc<Broker>,
         transport: Transport,
         peer: SocketAddr,
-        wake: Arc<Notify>,
+        wake: Arc<crate::conn::ConnWake>,
         now: Instant,
     ) -> Self {
         broker.metrics.connections_of(transport).inc();
@@ -349,9 +348,11 @@ impl MqttConnection {
         self.pending = None;
         let config = self.broker.config().clone();
         let version = connect.protocol_version;
+        // Until the session exists, the identifier of the CONNECT (a slice of the
+        // read buffer, held only for this call).
         let principal = Arc::new(Principal {
             user,
-            client_id: connect.client_id.as_str().to_string(),
+            client_id: connect.client_id.clone(),
         });
         if let Some(will) = &connect.will
             && !self
@@ -383,18 +384,13 @@ impl MqttConnection {
             principal: Some(principal.clone()),
         };
         let connected = self.broker.connect(req, self.wake.clone(), now);
-        let principal = match &connected.assigned_client_id {
-            // `%c` in ACL patterns is the identifier the server assigned.
-            Some(id) => {
-                let p = Arc::new(Principal {
-                    user: principal.user.clone(),
-                    client_id: id.as_str().to_string(),
-                });
-                connected.session.lock().principal = Some(p.clone());
-                p
-            }
-            None => principal,
-        };
+        // From now on, the session's identifier (the one the server assigned, if
+        // any, for `%c` in ACL patterns), sharing its bytes.
+        let principal = Arc::new(Principal {
+            user: principal.user.clone(),
+            client_id: connected.session.client_id.clone(),
+        });
+        connected.session.lock().principal = Some(principal.clone());
         tracing::Span::current().record("client_id", connected.session.client_id.as_str());
         if let Some(c) = self
             .broker
@@ -439,7 +435,7 @@ impl MqttConnection {
             client_alias_max: props.topic_alias_maximum.unwrap_or(0),
             connect_expiry: requested_expiry,
             aliases_in: Vec::new(),
-            aliases_out: HashMap::new(),
+            aliases_out: HashMap::default(),
             departure: Departure::WithWill,
             disconnect_expiry: None,
             principal,

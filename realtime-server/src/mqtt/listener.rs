@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use super::MqttConnection;
 use crate::auth::ListenerPolicy;
@@ -31,7 +31,7 @@ pub fn serve_connection<S: Driven, T: FnOnce(Ended) + Send + 'static>(
     config: Arc<DriverConfig>,
     tail: T,
 ) -> impl Future<Output = ()> + Send {
-    let wake = Arc::new(Notify::new());
+    let wake = Arc::new(crate::conn::ConnWake::new());
     let conn = MqttConnection::new(broker, transport, peer, wake.clone(), Instant::now())
         .with_listener(auth);
     stream.drive_parkable(conn, bytes::BytesMut::new(), wake, shutdown, config, tail)

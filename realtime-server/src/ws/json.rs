@@ -12,7 +12,7 @@ use mqtt_proto::{
     Utf8Bytes, topic,
 };
 use serde_json::{Map, Value, json};
-use tokio::sync::Notify;
+
 use ws_proto::{CloseCode, Message};
 
 use super::{WsApp, WsOut};
@@ -48,7 +48,7 @@ pub struct JsonClient {
     /// Closing because the HTTP API asked to.
     kicked: bool,
     /// The connection's wake-up (the registry's disconnect requests use it).
-    wake: Arc<Notify>,
+    wake: Arc<crate::conn::ConnWake>,
     /// The client's entry in the registry (HTTP API, webhooks), once
     /// [`JsonClient::registered`].
     client: Option<crate::hooks::ClientHandle>,
@@ -69,14 +69,14 @@ fn refuse(code: &'static str, reason: impl Into<String>) -> Refusal {
 
 impl JsonClient {
     /// Registers a new anonymous bus client with the broker; `wake` is its connection's.
-    pub fn new(broker: Arc<Broker>, wake: Arc<Notify>, now: Instant) -> Self {
+    pub fn new(broker: Arc<Broker>, wake: Arc<crate::conn::ConnWake>, now: Instant) -> Self {
         Self::with_user(broker, wake, None, now)
     }
 
     /// Registers a new bus client authenticated as `user` (`None`: anonymous).
     pub fn with_user(
         broker: Arc<Broker>,
-        wake: Arc<Notify>,
+        wake: Arc<crate::conn::ConnWake>,
         user: Option<String>,
         now: Instant,
     ) -> Self {
@@ -92,7 +92,7 @@ impl JsonClient {
         let connected = broker.connect(req, wake, now);
         let principal = Arc::new(Principal {
             user,
-            client_id: connected.session.client_id.as_str().to_string(),
+            client_id: connected.session.client_id.clone(),
         });
         connected.session.lock().principal = Some(principal.clone());
         tracing::Span::current().record("client_id", connected.session.client_id.as_str());
