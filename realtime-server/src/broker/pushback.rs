@@ -27,11 +27,15 @@ pub fn low_water(max_messages: usize) -> usize {
     high_water(max_messages) / 2
 }
 
-/// The congestion state of one subscriber's queue.
+/// The congestion state of one subscriber's queue: nothing (8 bytes, no
+/// allocation) unless the queue is above its high-water mark.
 #[derive(Debug, Default)]
-pub struct Congestion {
+pub struct Congestion(Option<Box<Congested>>);
+
+#[derive(Debug)]
+struct Congested {
     /// Since when the queue has been above its high-water mark.
-    since: Option<Instant>,
+    since: Instant,
     /// The wakers of the publishers paused on this queue.
     waiters: Vec<Arc<crate::conn::ConnWake>>,
 }
@@ -49,13 +53,18 @@ impl Congestion {
         if queued < high_water(max_messages) {
             return false;
         }
-        let since = *self.since.get_or_insert(now);
-        if now.duration_since(since) > GRACE {
+        let c = self.0.get_or_insert_with(|| {
+            Box::new(Congested {
+                since: now,
+                waiters: Vec::new(),
+            })
+        });
+        if now.duration_since(c.since) > GRACE {
             // A slow consumer: it keeps its own queue limits, not the publishers.
             return false;
         }
-        if self.waiters.len() < MAX_WAITERS && !self.waiters.iter().any(|w| Arc::ptr_eq(w, waker)) {
-            self.waiters.push(waker.clone());
+        if c.waiters.len() < MAX_WAITERS && !c.waiters.iter().any(|w| Arc::ptr_eq(w, waker)) {
+            c.waiters.push(waker.clone());
         }
         true
     }
@@ -63,7 +72,7 @@ impl Congestion {
     /// After a message left the queue, `queued` long: releases the waiting
     /// publishers once it is down to its low-water mark.
     pub fn on_pop(&mut self, queued: usize, max_messages: usize) {
-        if self.since.is_some() && queued <= low_water(max_messages) {
+        if self.0.is_some() && queued <= low_water(max_messages) {
             self.release();
         }
     }
@@ -71,11 +80,11 @@ impl Congestion {
     /// Releases every waiting publisher (the queue drained, or its connection
     /// went away).
     pub fn release(&mut self) {
-        self.since = None;
-        for w in self.waiters.drain(..) {
-            w.notify_one();
+        if let Some(c) = self.0.take() {
+            for w in c.waiters {
+                w.notify_one();
+            }
         }
-        self.waiters = Vec::new();
     }
 }
 
@@ -86,16 +95,18 @@ mod tests {
     #[test]
     fn pauses_above_high_water_and_releases_at_low_water() {
         let mut c = Congestion::default();
+        assert!(c.0.is_none());
         let waker = Arc::new(crate::conn::ConnWake::new());
         let now = Instant::now();
         assert!(!c.on_push(249, 1000, &waker, now));
         assert!(c.on_push(250, 1000, &waker, now));
         assert!(c.on_push(251, 1000, &waker, now));
-        assert_eq!(c.waiters.len(), 1, "one entry per publisher");
+        let waiters = |c: &Congestion| c.0.as_ref().map(|c| c.waiters.len());
+        assert_eq!(waiters(&c), Some(1), "one entry per publisher");
         c.on_pop(200, 1000);
-        assert_eq!(c.waiters.len(), 1, "still above low water");
+        assert_eq!(waiters(&c), Some(1), "still above low water");
         c.on_pop(125, 1000);
-        assert!(c.waiters.is_empty() && c.since.is_none());
+        assert!(c.0.is_none(), "released, nothing held");
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub fn unix_ms(t: std::time::SystemTime) -> u64 {
 /// A connected client as JSON (the API's client object, and the webhook's).
 pub fn client_json(c: &ClientEntry) -> Value {
     json!({
-        "client_id": c.client_id.as_str(),
+        "client_id": c.client_id().as_str(),
         "transport": c.transport.label(),
         "protocol": c.protocol,
         "address": c.address.to_string(),
