@@ -165,20 +165,55 @@ impl Drop for Outbox {
 /// A session's outgoing messages.
 #[derive(Debug, Default)]
 pub struct Outbox {
-    queue: VecDeque<Delivery>,
+    /// The queues, allocated with the first message and let go of when the
+    /// session's connection parks with nothing queued or in flight
+    /// ([`Outbox::release_idle`]): an idle session holds 8 bytes, not 96.
+    q: Option<Box<Queues>>,
     queued_bytes: usize,
     /// The global queue budget this outbox counts against, once attached.
     budget: Option<Arc<QueueBudget>>,
-    /// In the order they were first sent (MQTT-4.6.0: resent in that order).
-    inflight: VecDeque<Inflight>,
-    in_use: HashSet<u16, crate::keyed::Seeded>,
     last_packet_id: u16,
 }
 
+#[derive(Debug, Default)]
+struct Queues {
+    queue: VecDeque<Delivery>,
+    /// In the order they were first sent (MQTT-4.6.0: resent in that order).
+    inflight: VecDeque<Inflight>,
+    in_use: HashSet<u16, crate::keyed::Seeded>,
+}
+
+/// What an outbox without queues reads as.
+static NO_QUEUES: Queues = Queues {
+    queue: VecDeque::new(),
+    inflight: VecDeque::new(),
+    in_use: HashSet::with_hasher(crate::keyed::Seeded),
+};
+
 impl Outbox {
+    fn q(&self) -> &Queues {
+        self.q.as_deref().unwrap_or(&NO_QUEUES)
+    }
+
+    fn q_mut(&mut self) -> &mut Queues {
+        self.q.get_or_insert_default()
+    }
+
+    /// Lets go of the queues' storage if nothing is queued or in flight (a
+    /// connection about to park calls this).
+    pub fn release_idle(&mut self) {
+        if self
+            .q
+            .as_ref()
+            .is_some_and(|q| q.queue.is_empty() && q.inflight.is_empty())
+        {
+            self.q = None;
+        }
+    }
+
     /// Deliveries waiting to be sent.
     pub fn queued(&self) -> usize {
-        self.queue.len()
+        self.q().queue.len()
     }
 
     /// Bytes waiting to be sent.
@@ -188,17 +223,17 @@ impl Outbox {
 
     /// Messages in flight.
     pub fn inflight_len(&self) -> usize {
-        self.inflight.len()
+        self.q().inflight.len()
     }
 
     /// The messages in flight, oldest first.
     pub fn inflight(&self) -> impl Iterator<Item = &Inflight> {
-        self.inflight.iter()
+        self.q().inflight.iter()
     }
 
     /// The deliveries waiting, oldest first.
     pub fn waiting(&self) -> impl Iterator<Item = &Delivery> {
-        self.queue.iter()
+        self.q().queue.iter()
     }
 
     /// Counts this outbox's queued bytes (now and from now on) against `budget`.
@@ -223,7 +258,9 @@ impl Outbox {
     /// Queues `delivery` unless that would pass `limits` or the global budget.
     pub fn push(&mut self, delivery: Delivery, limits: QueueLimits) -> Result<(), DropCause> {
         let cost = delivery.message.queue_cost();
-        if self.queue.len() >= limits.max_messages || self.queued_bytes + cost > limits.max_bytes {
+        if self.q().queue.len() >= limits.max_messages
+            || self.queued_bytes + cost > limits.max_bytes
+        {
             return Err(DropCause::QueueFull);
         }
         if let Some(b) = &self.budget
@@ -232,7 +269,7 @@ impl Outbox {
             return Err(DropCause::MemoryBudget);
         }
         self.set_queued_bytes(self.queued_bytes + cost);
-        self.queue.push_back(delivery);
+        self.q_mut().queue.push_back(delivery);
         Ok(())
     }
 
@@ -248,14 +285,14 @@ impl Outbox {
         mut on_drop: impl FnMut(DropCause, &Delivery),
     ) -> Option<Delivery> {
         loop {
-            let front = self.queue.front()?;
+            let front = self.q().queue.front()?;
             if front.message.is_expired(now) {
                 if let Some(d) = self.take_front() {
                     on_drop(DropCause::Expired, &d);
                 }
                 continue;
             }
-            if front.qos != QoS::AtMostOnce && self.inflight.len() >= window {
+            if front.qos != QoS::AtMostOnce && self.q().inflight.len() >= window {
                 return None;
             }
             return self.take_front();
@@ -263,12 +300,13 @@ impl Outbox {
     }
 
     fn take_front(&mut self) -> Option<Delivery> {
-        let d = self.queue.pop_front()?;
-        self.set_queued_bytes(self.queued_bytes.saturating_sub(d.message.queue_cost()));
-        if self.queue.is_empty() {
+        let q = self.q.as_deref_mut()?;
+        let d = q.queue.pop_front()?;
+        if q.queue.is_empty() {
             // Idle sessions hold no queue memory.
-            self.queue = VecDeque::new();
+            q.queue = VecDeque::new();
         }
+        self.set_queued_bytes(self.queued_bytes.saturating_sub(d.message.queue_cost()));
         Some(d)
     }
 
@@ -276,8 +314,9 @@ impl Outbox {
     /// any other message in flight (MQTT-2.2.1-4).
     pub fn start(&mut self, delivery: Delivery) -> PacketId {
         let packet_id = self.fresh_packet_id();
-        self.in_use.insert(packet_id.get());
-        self.inflight.push_back(Inflight {
+        let q = self.q_mut();
+        q.in_use.insert(packet_id.get());
+        q.inflight.push_back(Inflight {
             packet_id,
             phase: InflightPhase::Published(delivery),
         });
@@ -288,7 +327,7 @@ impl Outbox {
         loop {
             self.last_packet_id = self.last_packet_id.wrapping_add(1);
             if let Some(id) = PacketId::new(self.last_packet_id)
-                && !self.in_use.contains(&id.get())
+                && !self.q().in_use.contains(&id.get())
             {
                 return id;
             }
@@ -296,15 +335,19 @@ impl Outbox {
     }
 
     fn position(&self, packet_id: PacketId) -> Option<usize> {
-        self.inflight.iter().position(|m| m.packet_id == packet_id)
+        self.q()
+            .inflight
+            .iter()
+            .position(|m| m.packet_id == packet_id)
     }
 
     fn remove_at(&mut self, pos: usize) -> Option<Inflight> {
-        let m = self.inflight.remove(pos)?;
-        self.in_use.remove(&m.packet_id.get());
-        if self.inflight.is_empty() {
-            self.inflight = VecDeque::new();
-            self.in_use = HashSet::default();
+        let q = self.q.as_deref_mut()?;
+        let m = q.inflight.remove(pos)?;
+        q.in_use.remove(&m.packet_id.get());
+        if q.inflight.is_empty() {
+            q.inflight = VecDeque::new();
+            q.in_use = HashSet::default();
         }
         Some(m)
     }
@@ -314,7 +357,7 @@ impl Outbox {
         let Some(pos) = self.position(packet_id) else {
             return AckResult::Unknown;
         };
-        match self.inflight.get(pos) {
+        match self.q().inflight.get(pos) {
             Some(Inflight {
                 phase: InflightPhase::Published(d),
                 ..
@@ -334,7 +377,7 @@ impl Outbox {
         let Some(pos) = self.position(packet_id) else {
             return AckResult::Unknown;
         };
-        let Some(m) = self.inflight.get_mut(pos) else {
+        let Some(m) = self.q_mut().inflight.get_mut(pos) else {
             return AckResult::Unknown;
         };
         match &m.phase {
@@ -358,7 +401,7 @@ impl Outbox {
     pub fn pubcomp(&mut self, packet_id: PacketId) -> AckResult {
         let found = self
             .position(packet_id)
-            .and_then(|pos| self.inflight.get(pos).map(|m| (pos, m.phase.clone())));
+            .and_then(|pos| self.q().inflight.get(pos).map(|m| (pos, m.phase.clone())));
         match found {
             Some((pos, InflightPhase::Released { seq })) => {
                 self.remove_at(pos);
@@ -387,14 +430,17 @@ impl Outbox {
         mut assign: impl FnMut(&mut Delivery),
     ) -> (Vec<(PacketId, Delivery)>, Vec<Delivery>) {
         let mut inflight = Vec::new();
-        for m in &mut self.inflight {
+        let mut queued = Vec::new();
+        let Some(q) = self.q.as_deref_mut() else {
+            return (inflight, queued);
+        };
+        for m in &mut q.inflight {
             if let InflightPhase::Published(d) = &mut m.phase {
                 assign(d);
                 inflight.push((m.packet_id, d.clone()));
             }
         }
-        let mut queued = Vec::new();
-        for d in &mut self.queue {
+        for d in &mut q.queue {
             if d.qos != QoS::AtMostOnce {
                 assign(d);
                 queued.push(d.clone());
@@ -406,21 +452,23 @@ impl Outbox {
     /// Restores a queued delivery at start-up (no limits: it was accepted before).
     pub fn restore_queued(&mut self, delivery: Delivery) {
         self.set_queued_bytes(self.queued_bytes + delivery.message.queue_cost());
-        self.queue.push_back(delivery);
+        self.q_mut().queue.push_back(delivery);
     }
 
     /// Restores a message in flight at start-up, with its packet identifier.
     pub fn restore_inflight(&mut self, packet_id: PacketId, phase: InflightPhase) {
-        if self.in_use.insert(packet_id.get()) {
+        let q = self.q_mut();
+        if q.in_use.insert(packet_id.get()) {
+            q.inflight.push_back(Inflight { packet_id, phase });
             self.last_packet_id = self.last_packet_id.max(packet_id.get());
-            self.inflight.push_back(Inflight { packet_id, phase });
         }
     }
 
     /// What to resend on a new connection to this session, in the original order
     /// (MQTT-4.4.0-1).
     pub fn resend(&self) -> Vec<Resend> {
-        self.inflight
+        self.q()
+            .inflight
             .iter()
             .map(|m| match &m.phase {
                 InflightPhase::Published(d) => Resend::Publish(m.packet_id, d.clone()),
@@ -437,7 +485,7 @@ impl Outbox {
         let mut out = Vec::new();
         if inflight {
             let mut i = 0;
-            while let Some(m) = self.inflight.get(i) {
+            while let Some(m) = self.q().inflight.get(i) {
                 match &m.phase {
                     InflightPhase::Published(d)
                         if d.shared.is_some() && d.qos == QoS::AtLeastOnce =>
@@ -454,13 +502,13 @@ impl Outbox {
                 }
             }
         }
-        if self.queue.iter().any(|d| d.shared.is_some()) {
+        if self.q().queue.iter().any(|d| d.shared.is_some()) {
             let (shared, rest): (VecDeque<Delivery>, VecDeque<Delivery>) =
-                std::mem::take(&mut self.queue)
+                std::mem::take(&mut self.q_mut().queue)
                     .into_iter()
                     .partition(|d| d.shared.is_some());
-            self.queue = rest;
-            let bytes = self.queue.iter().map(|d| d.message.queue_cost()).sum();
+            self.q_mut().queue = rest;
+            let bytes = self.q().queue.iter().map(|d| d.message.queue_cost()).sum();
             self.set_queued_bytes(bytes);
             out.extend(shared);
         }
@@ -495,6 +543,33 @@ mod tests {
             shared: None,
             seq: 0,
         }
+    }
+
+    /// An outbox holds its queues only while something is queued or in flight
+    /// (or until its connection parks): idle sessions cost 8 bytes for them.
+    #[test]
+    fn queues_are_let_go_of_when_idle_and_not_before() {
+        let now = Instant::now();
+        let mut o = Outbox::default();
+        assert!(o.q.is_none());
+        assert!(o.pop_ready(now, 10, |_, _| {}).is_none());
+        assert_eq!(o.puback(PacketId::new(1).unwrap()), AckResult::Unknown);
+        assert!(o.q.is_none(), "reading an empty outbox allocates nothing");
+        o.push(delivery(QoS::AtLeastOnce, now), QueueLimits::default())
+            .unwrap();
+        o.push(delivery(QoS::AtMostOnce, now), QueueLimits::default())
+            .unwrap();
+        let first = o.pop_ready(now, 10, |_, _| {}).unwrap();
+        let id = o.start(first);
+        o.release_idle();
+        assert!(o.q.is_some(), "kept: one queued, one in flight");
+        assert!(o.pop_ready(now, 10, |_, _| {}).is_some());
+        o.release_idle();
+        assert!(o.q.is_some(), "kept: one in flight");
+        assert_eq!(o.puback(id), AckResult::Done(0));
+        o.release_idle();
+        assert!(o.q.is_none());
+        assert_eq!((o.queued(), o.inflight_len(), o.queued_bytes()), (0, 0, 0));
     }
 
     /// MQTT-3.3.4-9: no more than Receive Maximum QoS > 0 messages in flight; QoS 0

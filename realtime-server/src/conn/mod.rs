@@ -69,6 +69,10 @@ pub trait Protocol {
         true
     }
 
+    /// The connection parks now: let go of storage an idle connection does not
+    /// need (emptied queues).
+    fn on_park(&mut self) {}
+
     /// What the connection's log span names besides the peer: the transport label
     /// and the client id, once known. A parked connection keeps no span; it gets a
     /// new one with these when it resumes.

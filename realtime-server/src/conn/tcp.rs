@@ -217,6 +217,8 @@ where
             // Nobody watches parked connections (not yet, or no more): drive on.
             return Err((self, stream, proto, wake, shutdown, config));
         };
+        let mut proto = proto;
+        proto.on_park();
         let parked = Box::new(Parked {
             proto,
             wake: wake.clone(),

@@ -1076,6 +1076,12 @@ impl Protocol for MqttConnection {
             })
     }
 
+    fn on_park(&mut self) {
+        if let Some(live) = &self.live {
+            live.session.lock().outbox.release_idle();
+        }
+    }
+
     fn on_read(&mut self, input: &mut BytesMut, now: Instant) -> Status {
         let before = input.len();
         let status = self.read_packets(input, now);

@@ -598,6 +598,10 @@ fn bool_field(req: &Value, name: &str) -> Result<Option<bool>, Refusal> {
 }
 
 impl WsApp for JsonClient {
+    fn on_park(&mut self) {
+        self.session.lock().outbox.release_idle();
+    }
+
     fn log_names(&self) -> (&'static str, Option<&str>) {
         (
             crate::metrics::Transport::WsJson.label(),

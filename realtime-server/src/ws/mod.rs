@@ -117,6 +117,8 @@ pub trait WsApp {
     fn parkable(&self) -> bool {
         true
     }
+    /// The connection parks now (see [`crate::conn::Protocol::on_park`]).
+    fn on_park(&mut self) {}
     /// The transport label and client id for the connection's log span (see
     /// [`crate::conn::Protocol::log_names`]).
     fn log_names(&self) -> (&'static str, Option<&str>) {
@@ -349,5 +351,9 @@ impl<A: WsApp> Protocol for WsProtocol<A> {
 
     fn parkable(&self) -> bool {
         !self.ended && self.closing_deadline.is_none() && self.app.parkable()
+    }
+
+    fn on_park(&mut self) {
+        self.app.on_park();
     }
 }

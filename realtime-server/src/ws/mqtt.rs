@@ -79,6 +79,10 @@ impl WsApp for MqttOverWs {
         self.input.is_empty() && crate::conn::Protocol::parkable(&self.mqtt)
     }
 
+    fn on_park(&mut self) {
+        crate::conn::Protocol::on_park(&mut self.mqtt);
+    }
+
     fn on_message(&mut self, message: Message, ws: &mut WsOut<'_>, now: Instant) -> Status {
         let Message::Binary(data) = message else {
             // MQTT-6.0.0-1: a non-binary data frame closes the connection.
