@@ -12,6 +12,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Weak;
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::task::{Context, Waker};
 
 use parking_lot::Mutex;
@@ -24,6 +25,9 @@ use super::park::Shared;
 #[derive(Default)]
 pub struct ConnWake {
     notify: Notify,
+    /// Whether `parked` may be set: what a wake-up of a running connection (the
+    /// common case, once per delivery batch) reads instead of taking the lock.
+    is_parked: AtomicBool,
     /// The parking lot and slot while the connection is parked.
     parked: Mutex<Option<(Weak<Shared>, usize)>>,
 }
@@ -46,9 +50,19 @@ impl ConnWake {
     /// completes, and a parked connection resumes first.
     pub fn notify_one(&self) {
         self.notify.notify_one();
+        // Pairs with the fence in `park`: either this sees the flag or `park`
+        // sees the permit just stored (or both).
+        fence(Ordering::SeqCst);
+        if !self.is_parked.load(Ordering::Relaxed) {
+            return;
+        }
         // Taken, then released before the watcher's lock (the lock order in
         // `Parking::park` is watcher, then handle).
-        let parked = self.parked.lock().take();
+        let parked = {
+            let mut parked = self.parked.lock();
+            self.is_parked.store(false, Ordering::Relaxed);
+            parked.take()
+        };
         if let Some((lot, slot)) = parked
             && let Some(lot) = lot.upgrade()
         {
@@ -67,7 +81,12 @@ impl ConnWake {
     /// and gives it back with [`ConnWake::unpark`] and [`ConnWake::notify_one`]).
     /// Marked first, so that a wake-up in between is seen by one or the other.
     pub(super) fn park(&self, lot: Weak<Shared>, slot: usize) -> bool {
-        *self.parked.lock() = Some((lot, slot));
+        {
+            let mut parked = self.parked.lock();
+            *parked = Some((lot, slot));
+            self.is_parked.store(true, Ordering::Relaxed);
+        }
+        fence(Ordering::SeqCst);
         let pending = pin!(self.notify.notified());
         pending
             .poll(&mut Context::from_waker(Waker::noop()))
@@ -77,7 +96,9 @@ impl ConnWake {
     /// The connection is no longer parked (resumed by something else than a
     /// wake-up): later wake-ups only store a permit.
     pub(super) fn unpark(&self) {
-        *self.parked.lock() = None;
+        let mut parked = self.parked.lock();
+        self.is_parked.store(false, Ordering::Relaxed);
+        *parked = None;
     }
 }
 
