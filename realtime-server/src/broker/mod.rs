@@ -532,6 +532,8 @@ impl Broker {
         let mut refs = self.message_refs(now);
         st.link = None;
         st.congestion.release();
+        // An offline session with nothing pending holds no queue storage.
+        st.outbox.release_idle();
         st.disconnected_at = Some(now);
         if let Some(e) = expiry_override {
             st.expiry_interval = e.min(self.config.max_session_expiry);

@@ -93,7 +93,8 @@ pub struct MqttConnection {
     /// Acknowledgements of client PUBLISH packets waiting for their batch to be
     /// durable, in arrival order.
     pending_acks: VecDeque<(Commit, Packet)>,
-    store_waiter: Arc<StoreWaiter>,
+    /// Created with the first acknowledgement that waits for the store.
+    store_waiter: Option<Arc<StoreWaiter>>,
     /// What the listener allows (anonymous access).
     listener: ListenerPolicy,
     /// A CONNECT waiting for its authentication to finish.
@@ -137,7 +138,7 @@ impl MqttConnection {
             live: None,
             closed: false,
             pending_acks: VecDeque::new(),
-            store_waiter: Arc::default(),
+            store_waiter: None,
             listener: ListenerPolicy::default(),
             pending: None,
             publish_rate: TokenBucket::new(0, now),
@@ -606,7 +607,11 @@ impl MqttConnection {
         if self.pending_acks.is_empty() {
             return Status::Open;
         }
-        if self.store_waiter.failed.load(Ordering::Acquire) {
+        if self
+            .store_waiter
+            .as_ref()
+            .is_some_and(|w| w.failed.load(Ordering::Acquire))
+        {
             return self.fail(
                 ReasonCode::UnspecifiedError,
                 "the store failed; messages not acknowledged",
@@ -640,22 +645,23 @@ impl MqttConnection {
             Commit::Pending(t) => Some(*t),
             _ => None,
         });
-        if let Some(ticket) = first
-            && !self.store_waiter.active.swap(true, Ordering::AcqRel)
-        {
-            let waiter = self.store_waiter.clone();
-            let wake = self.wake.clone();
-            match tokio::runtime::Handle::try_current() {
-                Ok(rt) => {
-                    rt.spawn(async move {
-                        if store.wait_durable(ticket).await.is_err() {
-                            waiter.failed.store(true, Ordering::Release);
-                        }
-                        waiter.active.store(false, Ordering::Release);
-                        wake.notify_one();
-                    });
+        if let Some(ticket) = first {
+            let waiter = self.store_waiter.get_or_insert_default();
+            if !waiter.active.swap(true, Ordering::AcqRel) {
+                let waiter = waiter.clone();
+                let wake = self.wake.clone();
+                match tokio::runtime::Handle::try_current() {
+                    Ok(rt) => {
+                        rt.spawn(async move {
+                            if store.wait_durable(ticket).await.is_err() {
+                                waiter.failed.store(true, Ordering::Release);
+                            }
+                            waiter.active.store(false, Ordering::Release);
+                            wake.notify_one();
+                        });
+                    }
+                    Err(_) => waiter.active.store(false, Ordering::Release),
                 }
-                Err(_) => self.store_waiter.active.store(false, Ordering::Release),
             }
         }
         Status::Open
