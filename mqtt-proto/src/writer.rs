@@ -21,24 +21,31 @@ pub(crate) fn field_len(bytes: &[u8]) -> Option<usize> {
     }
 }
 
-/// A cursor over reserved, not yet initialised bytes. Every method writes the
-/// bytes it advances over; a write that would not fit is dropped (and then
-/// [`write_exact`] reports a size mismatch instead of panicking).
+/// A cursor over reserved, not yet initialised bytes. Every method writes all
+/// the bytes it takes off the front of `rest`; a write that would not fit is
+/// dropped and refuses every later one (and then [`write_exact`] reports a size
+/// mismatch instead of panicking).
+///
+/// The cursor is the slice still to write: one length comparison per write,
+/// against a pointer and a length that stay in registers.
 pub(crate) struct Out<'a> {
-    buf: &'a mut [MaybeUninit<u8>],
-    pos: usize,
+    /// The bytes not written yet.
+    rest: &'a mut [MaybeUninit<u8>],
+    /// A write did not fit (`rest` is then empty).
+    refused: bool,
 }
 
 impl Out<'_> {
     /// Writes `src` at the cursor.
     #[inline]
     pub(crate) fn extend_from_slice(&mut self, src: &[u8]) {
-        let end = self.pos + src.len();
-        if let Some(dst) = self.buf.get_mut(self.pos..end) {
-            copy(src, dst);
-            self.pos = end;
-        } else {
-            self.refuse();
+        let rest = core::mem::take(&mut self.rest);
+        match rest.split_at_mut_checked(src.len()) {
+            Some((dst, rest)) => {
+                copy(src, dst);
+                self.rest = rest;
+            }
+            None => self.refuse(),
         }
     }
 
@@ -46,8 +53,9 @@ impl Out<'_> {
     /// with one bounds check for both.
     #[inline]
     pub(crate) fn put_with_head<const H: usize>(&mut self, head: [u8; H], src: &[u8]) {
-        let end = self.pos + H + src.len();
-        let Some(dst) = self.buf.get_mut(self.pos..end) else {
+        let rest = core::mem::take(&mut self.rest);
+        // `H + src.len()` cannot overflow: a slice is at most `isize::MAX` long.
+        let Some((dst, rest)) = rest.split_at_mut_checked(H + src.len()) else {
             return self.refuse();
         };
         let Some((dst_head, dst)) = dst.split_first_chunk_mut::<H>() else {
@@ -55,13 +63,14 @@ impl Out<'_> {
         };
         *dst_head = head.map(MaybeUninit::new);
         copy(src, dst);
-        self.pos = end;
+        self.rest = rest;
     }
 
     /// Refuses this write and every later one: the cursor is past a gap.
     #[cold]
     fn refuse(&mut self) {
-        self.pos = usize::MAX / 2;
+        self.rest = &mut [];
+        self.refused = true;
     }
 
     /// A few bytes known at compile time in number, stored straight from
@@ -70,15 +79,11 @@ impl Out<'_> {
     /// 27 -> 2x ns of header).
     #[inline]
     pub(crate) fn put_array<const N: usize>(&mut self, v: [u8; N]) {
-        let end = self.pos + N;
-        match self
-            .buf
-            .get_mut(self.pos..end)
-            .and_then(|d| d.first_chunk_mut::<N>())
-        {
-            Some(dst) => {
+        let rest = core::mem::take(&mut self.rest);
+        match rest.split_first_chunk_mut::<N>() {
+            Some((dst, rest)) => {
                 *dst = v.map(MaybeUninit::new);
-                self.pos = end;
+                self.rest = rest;
             }
             None => self.refuse(),
         }
@@ -96,30 +101,21 @@ impl Out<'_> {
         self.put_array(v.to_be_bytes());
     }
 
-    /// A Variable Byte Integer (at most [`crate::varint::MAX`], checked by the caller).
+    /// A Variable Byte Integer (at most [`crate::varint::MAX`], checked by the
+    /// caller; higher bits are ignored), each length written from registers.
     #[inline]
     pub(crate) fn put_varint(&mut self, v: u32) {
-        // Fast paths: Remaining Lengths below 16 KiB take one or two bytes.
+        // Remaining Lengths below 16 KiB take one or two bytes.
+        let b = |shift: u32| (v >> shift) as u8 & 0x7f;
         if v < 0x80 {
-            return self.put_u8(v as u8);
+            self.put_array([v as u8]);
+        } else if v < 0x4000 {
+            self.put_array([b(0) | 0x80, b(7)]);
+        } else if v < 0x20_0000 {
+            self.put_array([b(0) | 0x80, b(7) | 0x80, b(14)]);
+        } else {
+            self.put_array([b(0) | 0x80, b(7) | 0x80, b(14) | 0x80, b(21)]);
         }
-        if v < 0x4000 {
-            return self.extend_from_slice(&[(v as u8) | 0x80, (v >> 7) as u8]);
-        }
-        let mut tmp = [0u8; 4];
-        let mut n = 0;
-        let mut v = v & crate::varint::MAX;
-        for slot in &mut tmp {
-            let byte = (v & 0x7f) as u8;
-            v >>= 7;
-            n += 1;
-            if v == 0 {
-                *slot = byte;
-                break;
-            }
-            *slot = byte | 0x80;
-        }
-        self.extend_from_slice(tmp.get(..n).unwrap_or(&[]));
     }
 }
 
@@ -236,15 +232,18 @@ pub(crate) fn write_exact(
     let Some(spare) = buf.spare_capacity_mut().get_mut(..len) else {
         return false;
     };
-    let mut out = Out { buf: spare, pos: 0 };
+    let mut out = Out {
+        rest: spare,
+        refused: false,
+    };
     write(&mut out);
-    if out.pos != len {
+    if out.refused || !out.rest.is_empty() {
         return false;
     }
-    // SAFETY: `out` covers the first `len` bytes of the spare capacity and its
-    // position only advances over bytes it has just written (`extend_from_slice`
-    // is the only writer and it initialises every byte it advances over); it
-    // ended at exactly `len`, so `len` initialised bytes follow the current end.
+    // SAFETY: `out` started over the first `len` bytes of the spare capacity;
+    // every write initialised all the bytes it took off the front of `out.rest`
+    // (a write that did not fit set `refused`), and nothing is left, so `len`
+    // initialised bytes follow the current end.
     unsafe { buf.set_len(buf.len() + len) };
     true
 }
