@@ -387,16 +387,52 @@ impl PublishPropertySection {
     }
 }
 
-/// [`PublishProperties::body_len`].
+/// [`PublishProperties::body_len`] in one pass without a branch per field: the
+/// lengths are summed and their bounds checked together at the end; an invalid
+/// set is sized again by [`PublishProperties::body_len`] for its error.
 #[inline]
 fn built_body_len(p: &PublishProperties) -> Result<usize, &'static str> {
-    p.body_len(Dropped::NONE)
+    // Identifier + value for the fixed-size ones; identifier + length + bytes
+    // for strings and binary data.
+    let mut len = 2 * usize::from(p.payload_format_indicator.is_some())
+        + 5 * usize::from(p.message_expiry_interval.is_some());
+    // Any length above 65,535 sets a bit of `longest` above 0xFFFF.
+    let mut longest = 0usize;
+    let mut field = |n: Option<usize>| {
+        if let Some(n) = n {
+            len += 3 + n;
+            longest |= n;
+        }
+    };
+    field(p.response_topic.as_ref().map(Utf8Bytes::len));
+    field(p.correlation_data.as_ref().map(Bytes::len));
+    field(p.content_type.as_ref().map(Utf8Bytes::len));
+    let mut valid = true;
+    if let Some(alias) = p.topic_alias {
+        len += 3;
+        valid &= alias != 0;
+    }
+    for &id in &p.subscription_identifiers {
+        len += 1 + varint::encoded_len(id);
+        valid &= id != 0 && id <= varint::MAX;
+    }
+    for u in &p.user_properties {
+        let (name, value) = (u.name.len(), u.value.len());
+        len += 5 + name + value;
+        longest |= name | value;
+    }
+    if valid && longest <= usize::from(u16::MAX) && len <= varint::MAX as usize {
+        Ok(len)
+    } else {
+        p.body_len(Dropped::NONE)
+    }
 }
 
-/// [`PublishProperties::put`].
-#[inline]
+/// [`PublishProperties::put`], out of line with every write inlined: the
+/// cursor stays in registers across the properties.
+#[inline(never)]
 fn put_built(p: &PublishProperties, body_len: usize, buf: &mut Out<'_>) {
-    p.put(Dropped::NONE, body_len, buf);
+    buf.in_registers(|out| p.put(Dropped::NONE, body_len, out));
 }
 
 /// `to_mut` has just made the set a built one: never reached. Leaks a fresh

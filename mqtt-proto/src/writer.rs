@@ -51,7 +51,7 @@ impl Out<'_> {
 
     /// Writes `head` (a few bytes: a property identifier, a length) then `src`,
     /// with one bounds check for both.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn put_with_head<const H: usize>(&mut self, head: [u8; H], src: &[u8]) {
         let rest = core::mem::take(&mut self.rest);
         // `H + src.len()` cannot overflow: a slice is at most `isize::MAX` long.
@@ -66,6 +66,21 @@ impl Out<'_> {
         self.rest = rest;
     }
 
+    /// Runs `write` on a copy of the cursor held in local variables, then
+    /// carries its position back: an out-of-line writer (many writes, all
+    /// inlined) then keeps the cursor in registers instead of storing it back
+    /// through `self` after every write.
+    #[inline(always)]
+    pub(crate) fn in_registers(&mut self, write: impl FnOnce(&mut Out<'_>)) {
+        let mut local = Out {
+            rest: core::mem::take(&mut self.rest),
+            refused: self.refused,
+        };
+        write(&mut local);
+        self.rest = local.rest;
+        self.refused = local.refused;
+    }
+
     /// Refuses this write and every later one: the cursor is past a gap.
     #[cold]
     fn refuse(&mut self) {
@@ -77,7 +92,7 @@ impl Out<'_> {
     /// registers (going through memory and [`copy_small`]'s overlapping loads
     /// stalls on store forwarding: 1 KiB PUBLISH-with-properties encode,
     /// 27 -> 2x ns of header).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn put_array<const N: usize>(&mut self, v: [u8; N]) {
         let rest = core::mem::take(&mut self.rest);
         match rest.split_first_chunk_mut::<N>() {
@@ -103,7 +118,7 @@ impl Out<'_> {
 
     /// A Variable Byte Integer (at most [`crate::varint::MAX`], checked by the
     /// caller; higher bits are ignored), each length written from registers.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn put_varint(&mut self, v: u32) {
         // Remaining Lengths below 16 KiB take one or two bytes.
         let b = |shift: u32| (v >> shift) as u8 & 0x7f;
@@ -143,19 +158,42 @@ fn copy_small(src: &[u8], dst: &mut [MaybeUninit<u8>]) -> bool {
     if dst.len() != n {
         return false;
     }
-    match n {
-        33..=64 => ends::<32>(src, dst),
-        16..=32 => ends::<16>(src, dst),
-        8..=15 => ends::<8>(src, dst),
-        4..=7 => ends::<4>(src, dst),
-        0..=3 => {
-            for (d, s) in dst.iter_mut().zip(src) {
-                *d = MaybeUninit::new(*s);
-            }
+    // Thresholds rather than ranges (one compare each), the short strings of
+    // property sections first.
+    if n <= 16 {
+        if n >= 8 {
+            ends::<u64>(src, dst);
+        } else if n >= 4 {
+            ends::<u32>(src, dst);
+        } else {
+            copy_tiny(src, dst);
         }
-        _ => return false,
+    } else if n <= 32 {
+        ends::<u128>(src, dst);
+    } else if n <= 64 {
+        ends32(src, dst);
+    } else {
+        return false;
     }
     true
+}
+
+/// Copies 0 to 3 bytes (same lengths, checked by the caller) without a loop:
+/// the first, middle and last bytes cover all of them.
+#[inline(always)]
+fn copy_tiny(src: &[u8], dst: &mut [MaybeUninit<u8>]) {
+    let n = src.len();
+    if n == 0 || n > 3 || dst.len() != n {
+        return;
+    }
+    let (first, mid, last) = (src.first(), src.get(n / 2), src.last());
+    if let (Some(&a), Some(&b), Some(&c)) = (first, mid, last) {
+        for (at, v) in [(0, a), (n / 2, b), (n - 1, c)] {
+            if let Some(d) = dst.get_mut(at) {
+                *d = MaybeUninit::new(v);
+            }
+        }
+    }
 }
 
 /// Copies `src` into `dst` if they have the same length, 65 to 256 bytes (a
@@ -169,39 +207,78 @@ fn copy_medium(src: &[u8], dst: &mut [MaybeUninit<u8>]) -> bool {
         return false;
     }
     for (s, d) in src.chunks_exact(32).zip(dst.chunks_exact_mut(32)) {
-        ends::<32>(s, d);
+        ends32(s, d);
     }
     if let (Some(s), Some(d)) = (src.get(n - 32..), dst.get_mut(n - 32..)) {
-        ends::<32>(s, d);
+        ends32(s, d);
     }
     true
 }
 
-/// Copies the first and the last `N` bytes of `src` to the same places in `dst`,
-/// which covers all of it when `N <= src.len() == dst.len() <= 2 * N` (checked).
+/// Integers read and written whole by [`ends`]: any bit pattern is valid, and
+/// LLVM keeps them in registers (a `[u8; N]` read went through a stack slot).
+trait Word: Copy {}
+impl Word for u32 {}
+impl Word for u64 {}
+impl Word for u128 {}
+
+/// Reads a `T` at byte `at` of `src`, which holds at least `at + size_of::<T>()`
+/// bytes (checked by the callers).
 #[inline(always)]
-fn ends<const N: usize>(src: &[u8], dst: &mut [MaybeUninit<u8>]) {
-    let n = src.len();
-    if n < N || n > 2 * N || dst.len() != n {
+fn load<T: Word>(src: &[u8], at: usize) -> Option<T> {
+    let window = src.get(at..at + core::mem::size_of::<T>())?;
+    // SAFETY: `window` holds `size_of::<T>()` bytes; `read_unaligned` needs no
+    // alignment, and any bit pattern is a valid `T` (an integer, `Word`).
+    Some(unsafe { window.as_ptr().cast::<T>().read_unaligned() })
+}
+
+/// Writes `v` at byte `at` of `dst`, which holds at least `at + size_of::<T>()`
+/// bytes (checked by the callers).
+#[inline(always)]
+fn store<T: Word>(dst: &mut [MaybeUninit<u8>], at: usize, v: T) {
+    if let Some(window) = dst.get_mut(at..at + core::mem::size_of::<T>()) {
+        // SAFETY: `window` holds `size_of::<T>()` bytes; `write_unaligned`
+        // needs no alignment, and `MaybeUninit<u8>` has the layout of `u8`.
+        unsafe { window.as_mut_ptr().cast::<T>().write_unaligned(v) };
+    }
+}
+
+/// Copies the first and the last `size_of::<T>()` bytes of `src` to the same
+/// places in `dst`, which covers all of it when `T`'s size
+/// `<= src.len() == dst.len() <=` twice that (checked). Both reads come before
+/// the writes; overlapping windows write the same bytes twice.
+#[inline(always)]
+fn ends<T: Word>(src: &[u8], dst: &mut [MaybeUninit<u8>]) {
+    let (n, w) = (src.len(), core::mem::size_of::<T>());
+    if n < w || n > 2 * w || dst.len() != n {
         return;
     }
-    let tail = n - N;
-    let (s, d) = (src.as_ptr(), dst.as_mut_ptr().cast::<u8>());
-    // SAFETY: `N <= n`, so the `N` bytes at 0 and at `tail = n - N` are within
-    // `src`; `[u8; N]` has alignment 1 and any bit pattern is valid.
-    let head_bytes = unsafe { s.cast::<[u8; N]>().read_unaligned() };
-    // SAFETY: as above, for the window at `tail` (`wrapping_add` stays in bounds).
-    let tail_bytes = unsafe { s.wrapping_add(tail).cast::<[u8; N]>().read_unaligned() };
-    // SAFETY: `dst` has the same length `n >= N`, so both windows are within it;
-    // `MaybeUninit<u8>` has the layout of `u8`; `dst` is a `&mut` and cannot
-    // overlap `src`. Overlapping windows (n < 2N) write the same bytes twice.
-    unsafe { d.cast::<[u8; N]>().write_unaligned(head_bytes) };
-    // SAFETY: as above, for the window at `tail`.
-    unsafe {
-        d.wrapping_add(tail)
-            .cast::<[u8; N]>()
-            .write_unaligned(tail_bytes)
-    };
+    let tail = n - w;
+    if let (Some(head_word), Some(tail_word)) = (load::<T>(src, 0), load::<T>(src, tail)) {
+        store(dst, 0, head_word);
+        store(dst, tail, tail_word);
+    }
+}
+
+/// [`ends`] for 32 to 64 bytes, as four 16-byte words.
+#[inline(always)]
+fn ends32(src: &[u8], dst: &mut [MaybeUninit<u8>]) {
+    let n = src.len();
+    if !(32..=64).contains(&n) || dst.len() != n {
+        return;
+    }
+    let tail = n - 32;
+    if let (Some(a), Some(b), Some(c), Some(d)) = (
+        load::<u128>(src, 0),
+        load::<u128>(src, 16),
+        load::<u128>(src, tail),
+        load::<u128>(src, tail + 16),
+    ) {
+        store(dst, 0, a);
+        store(dst, 16, b);
+        store(dst, tail, c);
+        store(dst, tail + 16, d);
+    }
 }
 
 /// Writes a length-prefixed string or binary field (length checked by
