@@ -353,14 +353,16 @@ impl PublishPropertySection {
         let r = self
             .0
             .get_or_insert_with(|| Box::new(Repr::Built(PublishProperties::default())));
-        if let Repr::Wire(b) = &**r {
-            // The same allocation now holds the parsed form.
-            **r = Repr::Built(parse(b));
-        }
-        match &mut **r {
-            Repr::Built(p) => p,
-            // Replaced just above.
-            Repr::Wire(_) => unreachable_built(),
+        // At most two rounds: a received form is parsed into the same
+        // allocation, which the second round then finds built.
+        loop {
+            match **r {
+                Repr::Built(ref mut p) => return p,
+                Repr::Wire(ref b) => {
+                    let parsed = parse(b);
+                    **r = Repr::Built(parsed);
+                }
+            }
         }
     }
 
@@ -433,13 +435,6 @@ fn built_body_len(p: &PublishProperties) -> Result<usize, &'static str> {
 #[inline(never)]
 fn put_built(p: &PublishProperties, body_len: usize, buf: &mut Out<'_>) {
     buf.in_registers(|out| p.put(Dropped::NONE, body_len, out));
-}
-
-/// `to_mut` has just made the set a built one: never reached. Leaks a fresh
-/// empty set rather than panicking (no panic on any path, even this one).
-#[cold]
-fn unreachable_built() -> &'static mut PublishProperties {
-    Box::leak(Box::default())
 }
 
 /// Builds a [`PublishProperties`] from a validated section (`section` is a slice
