@@ -42,7 +42,7 @@ impl Out<'_> {
         let rest = core::mem::take(&mut self.rest);
         match rest.split_at_mut_checked(src.len()) {
             Some((dst, rest)) => {
-                copy(src, dst);
+                copy::<true>(src, dst);
                 self.rest = rest;
             }
             None => self.refuse(),
@@ -62,7 +62,7 @@ impl Out<'_> {
             return self.refuse();
         };
         *dst_head = head.map(MaybeUninit::new);
-        copy(src, dst);
+        copy::<false>(src, dst);
         self.rest = rest;
     }
 
@@ -135,9 +135,13 @@ impl Out<'_> {
 }
 
 /// Copies `src` into `dst`, which has the same length (checked by the callers).
+/// `LARGE_FIRST` (payloads): above 256 bytes straight to `memcpy`, without the
+/// small and medium size checks and the call to `copy_medium` on the way; the
+/// strings of a header are not worth that extra comparison.
 #[inline(always)]
-fn copy(src: &[u8], dst: &mut [MaybeUninit<u8>]) {
-    if !copy_small(src, dst) && !copy_medium(src, dst) && dst.len() == src.len() {
+fn copy<const LARGE_FIRST: bool>(src: &[u8], dst: &mut [MaybeUninit<u8>]) {
+    let large = LARGE_FIRST && src.len() > 256;
+    if (large || !copy_small(src, dst) && !copy_medium(src, dst)) && dst.len() == src.len() {
         // SAFETY: `dst` is exactly `src.len()` elements long (checked just
         // above), `MaybeUninit<u8>` has the layout of `u8`, and a `&mut` slice
         // cannot overlap the shared `src`.
