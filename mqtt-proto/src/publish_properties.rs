@@ -426,13 +426,22 @@ fn built_body_len(p: &PublishProperties) -> Result<usize, &'static str> {
     if valid && longest <= usize::from(u16::MAX) && len <= varint::MAX as usize {
         Ok(len)
     } else {
-        p.body_len(Dropped::NONE)
+        built_body_len_error(p)
     }
+}
+
+/// The error of a set that cannot be encoded, as [`PublishProperties::body_len`]
+/// words it (out of line: it would otherwise make `built_body_len` too large
+/// to inline).
+#[cold]
+#[inline(never)]
+fn built_body_len_error(p: &PublishProperties) -> Result<usize, &'static str> {
+    p.body_len(Dropped::NONE)
 }
 
 /// [`PublishProperties::put`], out of line with every write inlined: the
 /// cursor stays in registers across the properties.
-#[inline(never)]
+#[inline(always)]
 fn put_built(p: &PublishProperties, body_len: usize, buf: &mut Out<'_>) {
     buf.in_registers(|out| p.put(Dropped::NONE, body_len, out));
 }
