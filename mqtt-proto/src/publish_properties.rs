@@ -439,8 +439,9 @@ fn built_body_len_error(p: &PublishProperties) -> Result<usize, &'static str> {
     p.body_len(Dropped::NONE)
 }
 
-/// [`PublishProperties::put`], out of line with every write inlined: the
-/// cursor stays in registers across the properties.
+/// [`PublishProperties::put`] with every write inlined and the cursor held in
+/// local variables (registers) across the properties, also where
+/// [`PublishPropertySection::put`] itself stays out of line.
 #[inline(always)]
 fn put_built(p: &PublishProperties, body_len: usize, buf: &mut Out<'_>) {
     buf.in_registers(|out| p.put(Dropped::NONE, body_len, out));
@@ -654,6 +655,52 @@ mod tests {
         let mut q = q;
         assert_eq!(q.properties.take(), p.properties.to_properties());
         assert!(q.properties.is_empty());
+    }
+
+    /// MQTT 5.0 §2.2.2.2 / §1.5: the one-pass sizing of a built set agrees with
+    /// the per-property one, on valid sets and on each value the wire cannot
+    /// carry (Topic Alias 0, MQTT-3.3.2-8; Subscription Identifier 0 or above
+    /// 268,435,455; strings and binary data above 65,535 bytes, MQTT-1.5.4-1),
+    /// which `Publish::encode` refuses without writing anything.
+    #[test]
+    fn one_pass_sizing_agrees_with_each_property_sizing() {
+        let long = "x".repeat(65_536);
+        let mut sets = vec![PublishProperties::default(), all_set()];
+        let mut bad = Vec::new();
+        let mut change = |f: &dyn Fn(&mut PublishProperties)| {
+            let mut p = all_set();
+            f(&mut p);
+            bad.push(p);
+        };
+        change(&|p| p.topic_alias = Some(0));
+        change(&|p| p.subscription_identifiers.push(0));
+        change(&|p| p.subscription_identifiers.push(varint::MAX + 1));
+        change(&|p| p.response_topic = Some(long.clone().into()));
+        change(&|p| p.content_type = Some(long.clone().into()));
+        change(&|p| p.correlation_data = Some(Bytes::from(long.clone())));
+        change(&|p| p.user_properties.push(UserProperty::new(long.clone(), "v")));
+        change(&|p| p.user_properties.push(UserProperty::new("k", long.clone())));
+        for p in &bad {
+            assert!(p.body_len(Dropped::NONE).is_err());
+        }
+        sets.extend(bad);
+        for p in &sets {
+            assert_eq!(built_body_len(p), p.body_len(Dropped::NONE), "{p:?}");
+            let mut publish = Publish::new("t", Bytes::from_static(b"x"));
+            publish.properties = p.clone().into();
+            let mut buf = BytesMut::new();
+            match (
+                publish.encode(ProtocolVersion::V5, &mut buf),
+                p.body_len(Dropped::NONE),
+            ) {
+                (Ok(n), Ok(_)) => assert_eq!(n, buf.len()),
+                (Err(crate::EncodeError::Invalid { message, .. }), Err(e)) => {
+                    assert_eq!(message, e);
+                    assert!(buf.is_empty());
+                }
+                (got, want) => panic!("{got:?} / {want:?}"),
+            }
+        }
     }
 
     /// No properties: nothing allocated, nothing held.

@@ -345,6 +345,14 @@ mod tests {
         assert!(!write_exact(&mut buf, 2, |o| o.put_array([0, 0, 0, 1])));
         assert!(!write_exact(&mut buf, 5, |o| o.put_array([0, 0, 0, 1])));
         assert_eq!(buf.len(), 9);
+        // A write that does not fit refuses every later one, even writes that
+        // would fill the rest exactly.
+        assert!(!write_exact(&mut buf, 4, |o| {
+            o.put_with_head([1, 2], b"abc");
+            o.put_u16(7);
+            o.put_u16(8);
+        }));
+        assert_eq!(buf.len(), 9);
     }
 
     /// The inline small copies (up to 64 bytes, overlapping halves) and the
@@ -363,6 +371,16 @@ mod tests {
                 assert_eq!(&buf[..3], b"hdr");
                 assert_eq!(&buf[3..3 + len], data, "len {len} offset {offset}");
                 assert_eq!(buf[3 + len], 0xEE);
+                // The same through the length-prefixed writer (no large-first
+                // dispatch).
+                let mut buf = BytesMut::new();
+                assert!(write_exact(&mut buf, len + 3, |o| {
+                    put_field(o, data);
+                    o.put_u8(0xEE);
+                }));
+                assert_eq!(&buf[..2], &(len as u16).to_be_bytes());
+                assert_eq!(&buf[2..2 + len], data, "field len {len} offset {offset}");
+                assert_eq!(buf[2 + len], 0xEE);
             }
         }
     }
