@@ -23,7 +23,7 @@ use realtime_server::broker::{Broker, BrokerConfig, QueueLimits};
 use realtime_server::conn::{Protocol, Status};
 use realtime_server::metrics::Transport;
 use realtime_server::mqtt::MqttConnection;
-use tokio::sync::Notify;
+use realtime_server::conn::ConnWake;
 
 const LEVELS: [&str; 4] = ["a", "b", "$s", ""];
 const IDS: [&str; 3] = ["alpha", "beta", ""];
@@ -221,7 +221,7 @@ fuzz_target!(|input: Input| {
                 } else {
                     client_id.to_string()
                 };
-                let wake = Arc::new(Notify::new());
+                let wake = Arc::new(ConnWake::new());
                 let conn = MqttConnection::new(broker.clone(), Transport::MqttTcp, peer, wake, w.now);
                 w.slots[slot] = Some(Sim {
                     conn,
