@@ -532,8 +532,6 @@ impl Broker {
         let mut refs = self.message_refs(now);
         st.link = None;
         st.congestion.release();
-        // An offline session with nothing pending holds no queue storage.
-        st.outbox.release_idle();
         st.disconnected_at = Some(now);
         if let Some(e) = expiry_override {
             st.expiry_interval = e.min(self.config.max_session_expiry);
@@ -581,6 +579,8 @@ impl Broker {
         // (MQTT 5.0 §4.8.2 allows it as soon as the connection is lost).
         let moved = st.outbox.take_shared(false);
         forget_outbound(&session.client_id, &st, &moved, &mut ops);
+        // An offline session with nothing left pending holds no queue storage.
+        st.outbox.release_idle();
         drop(st);
         self.redistribute(session.key, moved, now, &mut refs, &mut ops);
         self.schedule(session, timers);

@@ -7,8 +7,9 @@
 //! reactor registration (about 2 KiB of the 3.2 KiB an idle MQTT connection took).
 //!
 //! One task watches every parked connection: their sockets sit in a private epoll
-//! instance (readable, peer closed, error), their wake handles carry a waker that
-//! names the slot, and their protocol deadlines are scanned once per
+//! instance (readable, peer closed, error), their wake handles
+//! ([`super::ConnWake`]) know the slot and report a wake-up to the watcher, and
+//! their protocol deadlines are scanned once per
 //! [`TICK`]. Any of those, or the server's shutdown, resumes the connection: its
 //! socket goes back to the runtime and a new task drives it from where it stopped.
 //!

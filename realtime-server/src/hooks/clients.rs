@@ -94,8 +94,15 @@ impl ClientRegistry {
             wake: c.wake,
             kick: OnceLock::new(),
         });
-        // A take-over replaces the entry of the connection it ends.
-        self.clients.lock().insert(entry.clone());
+        // A take-over replaces the entry of the connection it ends; a connection
+        // already taken over (two CONNECTs with one client id racing between the
+        // broker and here) does not replace its successor's entry. Lock order:
+        // this registry, then the session.
+        let mut clients = self.clients.lock();
+        if entry.session.lock().is_attached(entry.conn_id) {
+            clients.insert(entry.clone());
+        }
+        drop(clients);
         entry
     }
 
@@ -130,7 +137,8 @@ impl ClientRegistry {
 
     /// Asks the connection of `client_id` to close with `reason` (MQTT 5:
     /// DISCONNECT 0x98 Administrative action; `/ws`: close 1008). Returns
-    /// whether such a client was connected.
+    /// whether such a client was connected. A second request before the
+    /// connection closed changes nothing: the first reason is the one sent.
     pub fn disconnect(&self, client_id: &str, reason: &str) -> bool {
         let Some(entry) = self.get(client_id) else {
             return false;
@@ -188,5 +196,56 @@ impl Drop for ClientHandle {
         self.hooks.clients.remove(&self.entry);
         let (reason, detail) = self.reason.take().map_or(("closed", None), |r| *r);
         self.hooks.client_disconnected(&self.entry, reason, detail);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::ConnLink;
+    use crate::conn::ConnWake;
+    use mqtt_proto::ProtocolVersion;
+
+    fn new_client(session: &Arc<Session>, conn_id: u64) -> NewClient {
+        NewClient {
+            conn_id,
+            transport: Transport::MqttTcp,
+            protocol: "5.0",
+            address: SocketAddr::from(([127, 0, 0, 1], 1883)),
+            user: None,
+            session: session.clone(),
+            wake: Arc::new(ConnWake::new()),
+        }
+    }
+
+    fn attach(session: &Session, conn_id: u64) {
+        session.lock().link = Some(ConnLink {
+            id: conn_id,
+            wake: Arc::new(ConnWake::new()),
+        });
+    }
+
+    /// Two connections with one client id race (MQTT-3.1.4-3, take-over): the one
+    /// taken over before it registers does not replace its successor's entry, and
+    /// its end does not remove it.
+    #[test]
+    fn a_connection_taken_over_before_registering_leaves_its_successor_listed() {
+        let registry = ClientRegistry::default();
+        let session = Arc::new(Session::new(1, "c".into(), ProtocolVersion::V5, 0));
+        attach(&session, 2);
+        let b = registry.insert(new_client(&session, 2));
+        let a = registry.insert(new_client(&session, 1));
+        assert_eq!(registry.get("c").map(|e| e.conn_id), Some(2));
+        registry.remove(&a);
+        assert_eq!(registry.get("c").map(|e| e.conn_id), Some(2));
+        registry.remove(&b);
+        assert!(registry.get("c").is_none());
+        // The ordinary take-over: the newer connection's entry replaces the older.
+        attach(&session, 1);
+        let _a = registry.insert(new_client(&session, 1));
+        attach(&session, 3);
+        let _c = registry.insert(new_client(&session, 3));
+        assert_eq!(registry.get("c").map(|e| e.conn_id), Some(3));
+        assert_eq!(registry.len(), 1);
     }
 }
