@@ -308,7 +308,7 @@ pub(super) fn full_session(
             OutboundState::Queued,
         )));
     }
-    for pid in &st.incoming_qos2 {
+    for pid in st.incoming_qos2.iter() {
         ops.push(StoreOp::PutIncomingQos2 {
             client_id: client_id.to_string(),
             packet_id: *pid,

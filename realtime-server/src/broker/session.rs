@@ -31,6 +31,56 @@ pub struct SubscriptionRecord {
     pub id: Option<u32>,
 }
 
+/// A set of packet identifiers, allocated while not empty (most sessions never
+/// receive a QoS 2 message: 8 bytes each instead of an empty 32-byte set).
+#[derive(Debug, Default)]
+#[allow(clippy::box_collection)] // the box is the point: 8 bytes when empty
+pub struct PacketIds(Option<Box<HashSet<u16, Seeded>>>);
+
+impl PacketIds {
+    /// Adds `id`; `false` if it was there.
+    pub fn insert(&mut self, id: u16) -> bool {
+        self.0.get_or_insert_default().insert(id)
+    }
+
+    /// Removes `id`; whether it was there.
+    pub fn remove(&mut self, id: &u16) -> bool {
+        let Some(set) = &mut self.0 else {
+            return false;
+        };
+        let removed = set.remove(id);
+        if set.is_empty() {
+            self.0 = None;
+        }
+        removed
+    }
+
+    /// Whether `id` is in the set.
+    pub fn contains(&self, id: &u16) -> bool {
+        self.0.as_ref().is_some_and(|s| s.contains(id))
+    }
+
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |s| s.len())
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes them all.
+    pub fn clear(&mut self) {
+        self.0 = None;
+    }
+
+    /// The identifiers, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &u16> {
+        self.0.iter().flat_map(|s| s.iter())
+    }
+}
+
 /// A Will Message waiting for its connection to end (MQTT 5.0 §3.1.2.5).
 #[derive(Debug, Clone)]
 pub struct WillMessage {
@@ -58,7 +108,7 @@ pub struct SessionState {
     pub outbox: Outbox,
     /// Packet identifiers of QoS 2 messages received, PUBREC sent, PUBREL awaited
     /// (the exactly-once state, MQTT-4.3.3-10).
-    pub incoming_qos2: HashSet<u16, Seeded>,
+    pub incoming_qos2: PacketIds,
     /// The Will Message of the current (or last) connection (boxed: most clients
     /// have none, and every session would carry its 288 bytes).
     pub will: Option<Box<WillMessage>>,
@@ -111,7 +161,7 @@ impl Session {
                 expiry_interval,
                 subscriptions: HashMap::default(),
                 outbox: Outbox::default(),
-                incoming_qos2: HashSet::default(),
+                incoming_qos2: PacketIds::default(),
                 will: None,
                 will_due: None,
                 disconnected_at: None,
@@ -146,5 +196,31 @@ impl SessionState {
     /// Whether connection `conn_id` is (still) the one attached.
     pub fn is_attached(&self, conn_id: u64) -> bool {
         self.link.as_ref().is_some_and(|l| l.id == conn_id)
+    }
+}
+
+#[cfg(test)]
+mod packet_id_tests {
+    use super::PacketIds;
+
+    /// The QoS 2 exactly-once state (MQTT-4.3.3-10): a packet id is known from its
+    /// PUBLISH to its PUBREL; the set holds memory only while one is.
+    #[test]
+    fn packet_ids_hold_memory_only_while_not_empty() {
+        let mut ids = PacketIds::default();
+        assert!(ids.is_empty() && ids.0.is_none());
+        assert!(!ids.remove(&1));
+        assert!(ids.insert(1));
+        assert!(!ids.insert(1), "a duplicate PUBLISH");
+        assert!(ids.insert(65535));
+        assert!(ids.contains(&65535) && ids.len() == 2);
+        let mut all: Vec<u16> = ids.iter().copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, [1, 65535]);
+        assert!(ids.remove(&1) && ids.remove(&65535));
+        assert!(ids.0.is_none(), "emptied: let go of");
+        ids.insert(7);
+        ids.clear();
+        assert!(ids.is_empty() && ids.iter().next().is_none());
     }
 }

@@ -178,7 +178,13 @@ impl Parking {
             return resume_now(stream, conn, shutdown);
         }
         let slot = state.free.pop().unwrap_or(state.slots.len());
-        let already = wake.park(Arc::downgrade(&self.shared), slot);
+        // Slots are numbered in a u32 (the wake handle's field; open files bound
+        // them far below); past that, the connection does not park.
+        let Ok(slot_id) = u32::try_from(slot) else {
+            drop(state);
+            return resume_now(stream, conn, shutdown);
+        };
+        let already = wake.park(Arc::downgrade(&self.shared), slot_id);
         let registered = !already
             && self
                 .shared
@@ -442,6 +448,45 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), wake.notified())
             .await
             .expect("the wake-up was lost");
+    }
+
+    /// A wake-up racing the connection's parking (from another thread, at
+    /// staggered moments before, during and after `park`) is never lost: every
+    /// round the connection resumes, and the wake-up is there for its driver.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_wake_up_racing_parking_is_never_lost() {
+        let (parking, _stop, _watcher) = running().await;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        for round in 0..400u32 {
+            let (server, _client) = socket().await;
+            let wake = Arc::new(ConnWake::new());
+            let waker = {
+                let wake = wake.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..(round % 40) * 50 {
+                        std::hint::spin_loop();
+                    }
+                    wake.notify_one();
+                })
+            };
+            let (_, shutdown) = watch::channel(false);
+            parking.park(
+                server,
+                Box::new(Probe(tx.clone())),
+                None,
+                wake.clone(),
+                shutdown,
+            );
+            waker.join().unwrap();
+            let how = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+                .await
+                .unwrap_or_else(|_| panic!("round {round}: the parked connection never resumed"));
+            assert_eq!(how, Some("resumed"));
+            tokio::time::timeout(Duration::from_secs(5), wake.notified())
+                .await
+                .unwrap_or_else(|_| panic!("round {round}: the wake-up was lost"));
+        }
+        assert_eq!(parking.parked(), 0);
     }
 
     /// The watcher ends when its shutdown sender goes away (as the server's other

@@ -11,31 +11,45 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::pin;
+use std::sync::OnceLock;
 use std::sync::Weak;
-use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::atomic::{AtomicU32, Ordering, fence};
 use std::task::{Context, Waker};
 
-use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::sync::futures::Notified;
 
 use super::park::Shared;
 
+/// [`ConnWake::slot`] when the connection is not parked.
+pub(super) const NOT_PARKED: u32 = u32::MAX;
+
 /// A connection's wake handle (share it as `Arc<ConnWake>`).
-#[derive(Default)]
 pub struct ConnWake {
     notify: Notify,
-    /// Whether `parked` may be set: what a wake-up of a running connection (the
-    /// common case, once per delivery batch) reads instead of taking the lock.
-    is_parked: AtomicBool,
-    /// The parking lot and slot while the connection is parked.
-    parked: Mutex<Option<(Weak<Shared>, usize)>>,
+    /// The parking slot while the connection is parked, [`NOT_PARKED`] otherwise:
+    /// what a wake-up of a running connection (the common case, once per
+    /// delivery batch) reads, without a lock.
+    slot: AtomicU32,
+    /// The parking lot the connection parks in (set when it first parks).
+    lot: OnceLock<Weak<Shared>>,
+}
+
+impl Default for ConnWake {
+    fn default() -> Self {
+        Self {
+            notify: Notify::new(),
+            slot: AtomicU32::new(NOT_PARKED),
+            lot: OnceLock::new(),
+        }
+    }
 }
 
 impl fmt::Debug for ConnWake {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let slot = self.slot.load(Ordering::Relaxed);
         f.debug_struct("ConnWake")
-            .field("parked", &self.parked.lock().as_ref().map(|(_, slot)| slot))
+            .field("parked", &(slot != NOT_PARKED).then_some(slot))
             .finish()
     }
 }
@@ -50,23 +64,19 @@ impl ConnWake {
     /// completes, and a parked connection resumes first.
     pub fn notify_one(&self) {
         self.notify.notify_one();
-        // Pairs with the fence in `park`: either this sees the flag or `park`
+        // Pairs with the fence in `park`: either this sees the slot or `park`
         // sees the permit just stored (or both).
         fence(Ordering::SeqCst);
-        if !self.is_parked.load(Ordering::Relaxed) {
+        if self.slot.load(Ordering::Relaxed) == NOT_PARKED {
             return;
         }
-        // Taken, then released before the watcher's lock (the lock order in
-        // `Parking::park` is watcher, then handle).
-        let parked = {
-            let mut parked = self.parked.lock();
-            self.is_parked.store(false, Ordering::Relaxed);
-            parked.take()
-        };
-        if let Some((lot, slot)) = parked
-            && let Some(lot) = lot.upgrade()
+        let slot = self.slot.swap(NOT_PARKED, Ordering::Relaxed);
+        if slot != NOT_PARKED
+            && let Some(lot) = self.lot.get().and_then(Weak::upgrade)
         {
-            lot.woken(slot);
+            // Waits for the watcher's lock, which `Parking::park` holds until the
+            // slot is filled.
+            lot.woken(slot as usize);
         }
     }
 
@@ -80,12 +90,13 @@ impl ConnWake {
     /// wake-up was already pending (taking it: the caller resumes the connection
     /// and gives it back with [`ConnWake::unpark`] and [`ConnWake::notify_one`]).
     /// Marked first, so that a wake-up in between is seen by one or the other.
-    pub(super) fn park(&self, lot: Weak<Shared>, slot: usize) -> bool {
-        {
-            let mut parked = self.parked.lock();
-            *parked = Some((lot, slot));
-            self.is_parked.store(true, Ordering::Relaxed);
+    /// A handle is meant for one lot; parked in another one, it reports a
+    /// (spurious) pending wake-up, so that the connection goes on instead.
+    pub(super) fn park(&self, lot: Weak<Shared>, slot: u32) -> bool {
+        if slot == NOT_PARKED || !self.lot.get_or_init(|| lot.clone()).ptr_eq(&lot) {
+            return true;
         }
+        self.slot.store(slot, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         let pending = pin!(self.notify.notified());
         pending
@@ -96,9 +107,7 @@ impl ConnWake {
     /// The connection is no longer parked (resumed by something else than a
     /// wake-up): later wake-ups only store a permit.
     pub(super) fn unpark(&self) {
-        let mut parked = self.parked.lock();
-        self.is_parked.store(false, Ordering::Relaxed);
-        *parked = None;
+        self.slot.store(NOT_PARKED, Ordering::Relaxed);
     }
 }
 

@@ -45,8 +45,9 @@ struct Live {
     decoder: Decoder,
     session: Arc<Session>,
     conn_id: u64,
-    /// Keep-alive in force (zero: none).
-    keep_alive: Duration,
+    /// Keep-alive in force, seconds (zero: none; a u16 on the wire, not a
+    /// 16-byte `Duration` in every connection).
+    keep_alive: u16,
     last_packet: Instant,
     /// The client's Receive Maximum: most QoS 1/2 PUBLISH in flight to it.
     client_receive_max: u16,
@@ -77,6 +78,15 @@ struct Live {
     /// The client's entry in the registry (HTTP API, webhooks); dropped with
     /// the connection, which reports the disconnection.
     client: crate::hooks::ClientHandle,
+}
+
+impl Live {
+    /// When the connection times out without a packet: 1.5 × Keep Alive after the
+    /// last one (MQTT-3.1.2-22); `None` without a Keep Alive.
+    fn keep_alive_due(&self) -> Option<Instant> {
+        (self.keep_alive > 0)
+            .then(|| self.last_packet + Duration::from_millis(u64::from(self.keep_alive) * 1500))
+    }
 }
 
 /// One MQTT client connection (MQTT 3.1, 3.1.1 or 5.0).
@@ -430,7 +440,7 @@ impl MqttConnection {
             decoder: Decoder::new(version).with_max_packet_size(config.max_packet_size),
             session: connected.session.clone(),
             conn_id: connected.conn_id,
-            keep_alive: Duration::from_secs(u64::from(keep_alive)),
+            keep_alive,
             last_packet: now,
             client_receive_max: props.receive_maximum.unwrap_or(u16::MAX),
             client_max_packet: props
@@ -1132,10 +1142,7 @@ impl Protocol for MqttConnection {
                 self.closed = true;
                 Status::Close
             }
-            Some(live)
-                if !live.keep_alive.is_zero()
-                    && now >= live.last_packet + live.keep_alive * 3 / 2 =>
-            {
+            Some(live) if live.keep_alive_due().is_some_and(|due| now >= due) => {
                 // MQTT-3.1.2-22: nothing received for 1.5 × Keep Alive.
                 self.fail(
                     ReasonCode::KeepAliveTimeout,
@@ -1166,8 +1173,7 @@ impl Protocol for MqttConnection {
         }
         let own = match &self.live {
             None => Some(self.connect_deadline),
-            Some(l) if l.keep_alive.is_zero() => None,
-            Some(l) => Some(l.last_packet + l.keep_alive * 3 / 2),
+            Some(l) => l.keep_alive_due(),
         };
         // While over the PUBLISH rate or pushed back, wake up when reading may resume.
         own.into_iter()
