@@ -111,9 +111,7 @@ impl Shared {
     fn seconds(&self, deadline: Option<Instant>) -> u32 {
         deadline.map_or(u32::MAX, |d| {
             let secs = d.saturating_duration_since(self.epoch).as_secs();
-            u32::try_from(secs)
-                .unwrap_or(u32::MAX - 1)
-                .min(u32::MAX - 1)
+            u32::try_from(secs).map_or(u32::MAX - 1, |s| s.min(u32::MAX - 1))
         })
     }
 
@@ -178,13 +176,7 @@ impl Parking {
             return resume_now(stream, conn, shutdown);
         }
         let slot = state.free.pop().unwrap_or(state.slots.len());
-        // Slots are numbered in a u32 (the wake handle's field; open files bound
-        // them far below); past that, the connection does not park.
-        let Ok(slot_id) = u32::try_from(slot) else {
-            drop(state);
-            return resume_now(stream, conn, shutdown);
-        };
-        let already = wake.park(Arc::downgrade(&self.shared), slot_id);
+        let already = wake.park(Arc::downgrade(&self.shared), slot);
         let registered = !already
             && self
                 .shared

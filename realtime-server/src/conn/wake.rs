@@ -22,7 +22,7 @@ use tokio::sync::futures::Notified;
 use super::park::Shared;
 
 /// [`ConnWake::slot`] when the connection is not parked.
-pub(super) const NOT_PARKED: u32 = u32::MAX;
+const NOT_PARKED: u32 = u32::MAX;
 
 /// A connection's wake handle (share it as `Arc<ConnWake>`).
 pub struct ConnWake {
@@ -90,10 +90,14 @@ impl ConnWake {
     /// wake-up was already pending (taking it: the caller resumes the connection
     /// and gives it back with [`ConnWake::unpark`] and [`ConnWake::notify_one`]).
     /// Marked first, so that a wake-up in between is seen by one or the other.
-    /// A handle is meant for one lot; parked in another one, it reports a
+    /// A handle is meant for one lot, and slots are numbered below
+    /// [`NOT_PARKED`] (open files bound them far lower); otherwise it reports a
     /// (spurious) pending wake-up, so that the connection goes on instead.
-    pub(super) fn park(&self, lot: Weak<Shared>, slot: u32) -> bool {
-        if slot == NOT_PARKED || !self.lot.get_or_init(|| lot.clone()).ptr_eq(&lot) {
+    pub(super) fn park(&self, lot: Weak<Shared>, slot: usize) -> bool {
+        let Some(slot) = u32::try_from(slot).ok().filter(|s| *s != NOT_PARKED) else {
+            return true;
+        };
+        if !self.lot.get_or_init(|| lot.clone()).ptr_eq(&lot) {
             return true;
         }
         self.slot.store(slot, Ordering::Relaxed);
