@@ -395,7 +395,7 @@ where
                     if input.capacity() - input.len() < config.read_chunk {
                         input.reserve(config.read_chunk);
                     }
-                    match stream.try_read_buf(&mut input) {
+                    match read_some(&stream, &mut input) {
                         Ok(0) => {
                             proto.on_eof(now());
                             let ended =
@@ -545,6 +545,33 @@ fn now() -> std::time::Instant {
     Instant::now().into_std()
 }
 
+/// Reads what the socket holds into `input`'s spare room, without waiting.
+///
+/// A read that returns less than the room it was given has drained the socket, and the
+/// readiness can be cleared at once, as tokio's own `poll_read` does: without that the
+/// driver's next turn finds the socket still marked readable and pays a second `recv`
+/// only to learn `EAGAIN`: one wasted system call for every batch read. Clearing is safe with epoll's edge-triggered readiness:
+/// data that arrives after this read raises a new event, whose newer tick tokio does not
+/// let this clear undo, and a peer's FIN or reset stays marked (tokio never clears the
+/// closed states), so the end of the stream is still seen.
+fn read_some(stream: &TcpStream, input: &mut BytesMut) -> io::Result<usize> {
+    let room = input.capacity() - input.len();
+    let mut got = 0;
+    let result = stream.try_io(tokio::io::Interest::READABLE, || {
+        got = stream.try_read_buf(input)?;
+        if 0 < got && got < room {
+            // Not an error: the signal that makes `try_io` clear the readiness.
+            Err(io::ErrorKind::WouldBlock.into())
+        } else {
+            Ok(got)
+        }
+    });
+    match result {
+        Err(err) if err.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(got),
+        other => other,
+    }
+}
+
 /// Writes as much of `out` as the socket takes without waiting.
 fn write_ready(stream: &TcpStream, out: &mut OutQueue) -> io::Result<()> {
     while !out.is_empty() {
@@ -686,6 +713,68 @@ mod tests {
         fn read_paused(&self) -> bool {
             self.out.len() > self.pause_above
         }
+    }
+
+    /// A connected pair over loopback: (client, server side).
+    async fn sockets() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (client, server)
+    }
+
+    /// A short read clears the readiness (no `recv` for `EAGAIN`), yet data that comes
+    /// later makes the socket readable again, and a FIN that came with the data is still
+    /// seen as the end of the stream.
+    #[tokio::test]
+    async fn short_read_clears_readiness_but_misses_neither_data_nor_eof() {
+        let (mut client, server) = sockets().await;
+        let mut input = BytesMut::with_capacity(4096);
+        client.write_all(b"one").await.unwrap();
+        server.readable().await.unwrap();
+        assert_eq!(read_some(&server, &mut input).unwrap(), 3);
+        // Cleared: polling readiness now is pending, not a spurious wake-up.
+        let ready = std::future::poll_fn(|cx| Poll::Ready(server.poll_read_ready(cx))).await;
+        assert!(ready.is_pending(), "readiness not cleared after a short read");
+        client.write_all(b"two").await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), server.readable())
+            .await
+            .expect("new data must raise readiness again")
+            .unwrap();
+        assert_eq!(read_some(&server, &mut input).unwrap(), 3);
+        assert_eq!(&input[..], b"onetwo");
+        // Data and FIN together: the short read takes the data, the FIN stays marked.
+        client.write_all(b"three").await.unwrap();
+        client.shutdown().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        server.readable().await.unwrap();
+        assert_eq!(read_some(&server, &mut input).unwrap(), 5);
+        tokio::time::timeout(Duration::from_secs(5), server.readable())
+            .await
+            .expect("the FIN must stay readable after the short read")
+            .unwrap();
+        assert_eq!(read_some(&server, &mut input).unwrap(), 0);
+    }
+
+    /// A read that fills the room it was given leaves the readiness set: more may wait.
+    #[tokio::test]
+    async fn full_read_keeps_readiness() {
+        let (mut client, server) = sockets().await;
+        client.write_all(&[7u8; 100]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        server.readable().await.unwrap();
+        let mut input = BytesMut::with_capacity(64);
+        let room = input.capacity();
+        assert_eq!(read_some(&server, &mut input).unwrap(), room);
+        let ready = std::future::poll_fn(|cx| Poll::Ready(server.poll_read_ready(cx))).await;
+        assert!(ready.is_ready());
+        input.reserve(4096);
+        assert_eq!(read_some(&server, &mut input).unwrap(), 100 - room);
+        // Nothing left: a read now is `WouldBlock`, not an empty success.
+        let err = read_some(&server, &mut input).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
     }
 
     async fn pair(
