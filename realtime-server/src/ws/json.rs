@@ -599,7 +599,9 @@ fn bool_field(req: &Value, name: &str) -> Result<Option<bool>, Refusal> {
 
 impl WsApp for JsonClient {
     fn on_park(&mut self) {
-        self.session.lock().outbox.release_idle();
+        let mut st = self.session.lock();
+        st.outbox.release_idle();
+        st.subscriptions.release_idle();
     }
 
     fn log_names(&self) -> (&'static str, Option<&str>) {
@@ -665,12 +667,12 @@ impl WsApp for JsonClient {
         let stall = self.stalled_since.map(|since| since + STALL_LIMIT);
         stall
             .into_iter()
-            .chain(self.publish_rate.resume_at_peek(Instant::now()))
+            .chain(self.publish_rate.resume_at_peek_now())
             .min()
     }
 
     fn read_paused(&self) -> bool {
-        self.publish_rate.resume_at_peek(Instant::now()).is_some()
+        self.publish_rate.resume_at_peek_now().is_some()
     }
 
     fn on_end(&mut self, now: Instant) {
