@@ -424,7 +424,6 @@ impl Broker {
                     // Reconnected within the Will Delay: no Will (MQTT-3.1.3-9).
                     st.will = None;
                 }
-                st.will_due = None;
                 st.disconnected_at = None;
                 st.link = Some(link.clone());
                 st.version = req.version;
@@ -554,12 +553,12 @@ impl Broker {
         }
         let mut publish_now = None;
         let mut timers = Vec::new();
-        if let Some(w) = will {
+        if let Some(mut w) = will {
             if w.delay == 0 {
                 publish_now = Some(w.message);
             } else {
                 let due = now + Duration::from_secs(u64::from(w.delay.min(expiry)));
-                st.will_due = Some(due);
+                w.due = Some(due);
                 st.will = Some(w);
                 timers.push((due, Timer::Will));
             }
@@ -581,6 +580,7 @@ impl Broker {
         forget_outbound(&session.client_id, &st, &moved, &mut ops);
         // An offline session with nothing left pending holds no queue storage.
         st.outbox.release_idle();
+        st.subscriptions.release_idle();
         drop(st);
         self.redistribute(session.key, moved, now, &mut refs, &mut ops);
         self.schedule(session, timers);
@@ -625,7 +625,7 @@ impl Broker {
         let subs: Vec<Utf8Bytes> = st.subscriptions.drain().map(|(f, _)| f).collect();
         let mut wills: Vec<Message> = will.into_iter().map(|w| w.message).collect();
         if let Some(w) = st.will.take()
-            && st.will_due.take().is_some()
+            && w.due.is_some()
         {
             wills.push(w.message);
         }
@@ -664,8 +664,11 @@ impl Broker {
             }
             match kind {
                 Timer::Will => {
-                    if st.will_due.is_some_and(|d| d <= now) {
-                        st.will_due = None;
+                    if st
+                        .will
+                        .as_ref()
+                        .is_some_and(|w| w.due.is_some_and(|d| d <= now))
+                    {
                         if let Some(w) = st.will.take() {
                             if st.persistent {
                                 ops.push(StoreOp::PutSession(persist::session_record(

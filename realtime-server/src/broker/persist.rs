@@ -275,7 +275,7 @@ pub(super) fn full_session(
     ops.push(StoreOp::PutSession(session_record(
         client_id, st, refs, now,
     )));
-    for (filter, r) in &st.subscriptions {
+    for (filter, r) in st.subscriptions.iter() {
         ops.push(StoreOp::PutSubscription(subscription_record(
             client_id, filter, r,
         )));
@@ -346,6 +346,7 @@ pub(super) fn will_of(record: &SessionRecord, now: Instant, now_ms: u64) -> Opti
     record.will.as_ref().map(|(m, delay)| WillMessage {
         message: message_from_stored(m, now, now_ms),
         delay: *delay,
+        due: None,
     })
 }
 

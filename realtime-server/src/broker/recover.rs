@@ -67,13 +67,13 @@ impl Broker {
                     let mut st = session.lock();
                     st.persistent = true;
                     st.disconnected_at = Some(disconnected);
-                    if let Some(w) = persist::will_of(record, now, now_ms) {
+                    if let Some(mut w) = persist::will_of(record, now, now_ms) {
                         let delay = Duration::from_secs(u64::from(
                             w.delay.min(record.expiry_interval_secs),
                         ));
                         let due = (disconnected + delay).max(now);
+                        w.due = Some(due);
                         st.will = Some(Box::new(w));
-                        st.will_due = Some(due);
                         timers.push((due, Timer::Will));
                     }
                     if record.expiry_interval_secs != NEVER_EXPIRES {

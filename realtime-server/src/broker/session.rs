@@ -81,6 +81,40 @@ impl PacketIds {
     }
 }
 
+/// A session's subscriptions by their full filter, allocated while not empty (a
+/// client that only publishes, the usual sensor, holds 8 bytes instead of an empty
+/// 32-byte map). Reads see an empty map; the first change allocates one.
+#[derive(Debug, Default)]
+#[allow(clippy::box_collection)] // the box is the point: 8 bytes when empty
+pub struct Subscriptions(Option<Box<HashMap<Utf8Bytes, SubscriptionRecord, Seeded>>>);
+
+/// What a session without subscriptions reads as.
+static NO_SUBSCRIPTIONS: HashMap<Utf8Bytes, SubscriptionRecord, Seeded> =
+    HashMap::with_hasher(Seeded);
+
+impl Subscriptions {
+    /// Lets go of the map's storage if it is empty (a connection about to park
+    /// calls this, as a session whose last subscription went keeps an empty map).
+    pub fn release_idle(&mut self) {
+        if self.0.as_ref().is_some_and(|m| m.is_empty()) {
+            self.0 = None;
+        }
+    }
+}
+
+impl std::ops::Deref for Subscriptions {
+    type Target = HashMap<Utf8Bytes, SubscriptionRecord, Seeded>;
+    fn deref(&self) -> &Self::Target {
+        self.0.as_deref().unwrap_or(&NO_SUBSCRIPTIONS)
+    }
+}
+
+impl std::ops::DerefMut for Subscriptions {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.0.get_or_insert_default()
+    }
+}
+
 /// A Will Message waiting for its connection to end (MQTT 5.0 §3.1.2.5).
 #[derive(Debug, Clone)]
 pub struct WillMessage {
@@ -88,6 +122,9 @@ pub struct WillMessage {
     pub message: Message,
     /// The Will Delay Interval, seconds.
     pub delay: u32,
+    /// When it is due, once its connection has ended abnormally and the delay
+    /// runs (here rather than in every session: most sessions have no Will).
+    pub due: Option<Instant>,
 }
 
 /// Everything mutable about a session, behind one lock.
@@ -103,7 +140,7 @@ pub struct SessionState {
     /// Session Expiry Interval, seconds (`u32::MAX`: never).
     pub expiry_interval: u32,
     /// Subscriptions by their full filter (including any `$share/{group}/`).
-    pub subscriptions: HashMap<Utf8Bytes, SubscriptionRecord, Seeded>,
+    pub subscriptions: Subscriptions,
     /// Messages to send and in flight.
     pub outbox: Outbox,
     /// Packet identifiers of QoS 2 messages received, PUBREC sent, PUBREL awaited
@@ -112,8 +149,6 @@ pub struct SessionState {
     /// The Will Message of the current (or last) connection (boxed: most clients
     /// have none, and every session would carry its 288 bytes).
     pub will: Option<Box<WillMessage>>,
-    /// When the Will is due, after an abnormal disconnect with a Will Delay.
-    pub will_due: Option<Instant>,
     /// When the last connection ended, while offline.
     pub disconnected_at: Option<Instant>,
     /// Whether the durable store holds a record of this session (it outlives its
@@ -159,11 +194,10 @@ impl Session {
                 ended: false,
                 version,
                 expiry_interval,
-                subscriptions: HashMap::default(),
+                subscriptions: Subscriptions::default(),
                 outbox: Outbox::default(),
                 incoming_qos2: PacketIds::default(),
                 will: None,
-                will_due: None,
                 disconnected_at: None,
                 persistent: false,
                 next_seq: 0,
@@ -222,5 +256,34 @@ mod packet_id_tests {
         ids.insert(7);
         ids.clear();
         assert!(ids.is_empty() && ids.iter().next().is_none());
+    }
+}
+
+#[cfg(test)]
+mod subscription_tests {
+    use super::{SubscriptionRecord, Subscriptions};
+    use mqtt_proto::{SubscriptionOptions, Utf8Bytes};
+
+    /// A session without subscriptions holds no map; reads see an empty one, the
+    /// first change allocates, and an emptied map goes at the next release.
+    #[test]
+    fn subscriptions_hold_memory_only_while_there_are_some() {
+        let mut subs = Subscriptions::default();
+        assert!(subs.0.is_none() && subs.is_empty() && subs.get("a/b").is_none());
+        subs.release_idle();
+        assert!(subs.0.is_none());
+        let record = SubscriptionRecord {
+            options: SubscriptionOptions::default(),
+            id: None,
+        };
+        subs.insert(Utf8Bytes::from_static("a/b"), record.clone());
+        assert_eq!(subs.get("a/b"), Some(&record));
+        subs.release_idle();
+        assert_eq!(subs.len(), 1, "a map in use is kept");
+        subs.remove("a/b");
+        assert!(subs.0.is_some());
+        subs.release_idle();
+        assert!(subs.0.is_none() && subs.is_empty());
+        assert_eq!(std::mem::size_of::<Subscriptions>(), 8);
     }
 }

@@ -737,7 +737,10 @@ mod tests {
         assert_eq!(read_some(&server, &mut input).unwrap(), 3);
         // Cleared: polling readiness now is pending, not a spurious wake-up.
         let ready = std::future::poll_fn(|cx| Poll::Ready(server.poll_read_ready(cx))).await;
-        assert!(ready.is_pending(), "readiness not cleared after a short read");
+        assert!(
+            ready.is_pending(),
+            "readiness not cleared after a short read"
+        );
         client.write_all(b"two").await.unwrap();
         tokio::time::timeout(Duration::from_secs(5), server.readable())
             .await

@@ -70,7 +70,7 @@ pub fn client_json(c: &ClientEntry) -> Value {
     json!({
         "client_id": c.client_id().as_str(),
         "transport": c.transport.label(),
-        "protocol": c.protocol,
+        "protocol": c.protocol(),
         "address": c.address.to_string(),
         "user": c.user,
         "connected_at_ms": c.connected_at_ms,

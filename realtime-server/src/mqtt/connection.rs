@@ -58,7 +58,7 @@ struct Live {
     /// Session Expiry Interval from CONNECT (for the DISCONNECT rule of MQTT 5.0 §3.14.2.2.2).
     connect_expiry: u32,
     /// Topic aliases set by the client (index = alias - 1).
-    aliases_in: Vec<Option<Utf8Bytes>>,
+    aliases_in: Box<[Option<Utf8Bytes>]>,
     /// Topic aliases the server set towards the client.
     /// Allocated with the first alias (most clients allow none or use none): the
     /// box is 8 bytes in every connection, the map 32.
@@ -70,14 +70,22 @@ struct Live {
     disconnect_expiry: Option<u32>,
     /// Who the client authenticated as.
     principal: Arc<Principal>,
-    /// The Authentication Method of an enhanced authentication (re-authentication
-    /// uses it again, MQTT-4.12.1-1).
-    auth_method: Option<&'static str>,
-    /// A re-authentication in progress.
-    reauth: Option<Box<dyn EnhancedAuth>>,
+    /// After an enhanced authentication: its method and any re-authentication in
+    /// progress (boxed: most connections authenticate otherwise, and the two
+    /// inline were 32 bytes in every one).
+    auth: Option<Box<EnhancedState>>,
     /// The client's entry in the registry (HTTP API, webhooks); dropped with
     /// the connection, which reports the disconnection.
     client: crate::hooks::ClientHandle,
+}
+
+/// The enhanced authentication a connection was accepted with (MQTT 5.0 §4.12).
+#[derive(Debug)]
+struct EnhancedState {
+    /// Its Authentication Method (re-authentication uses it again, MQTT-4.12.1-1).
+    method: &'static str,
+    /// A re-authentication in progress.
+    reauth: Option<Box<dyn EnhancedAuth>>,
 }
 
 impl Live {
@@ -102,7 +110,10 @@ pub struct MqttConnection {
     closed: bool,
     /// Acknowledgements of client PUBLISH packets waiting for their batch to be
     /// durable, in arrival order.
-    pending_acks: VecDeque<(Commit, Packet)>,
+    /// Boxed on first use: most connections never wait for the store, and an
+    /// inline empty queue is 32 bytes in every one.
+    #[allow(clippy::box_collection)]
+    pending_acks: Option<Box<VecDeque<(Commit, Packet)>>>,
     /// Created with the first acknowledgement that waits for the store.
     store_waiter: Option<Arc<StoreWaiter>>,
     /// What the listener allows (anonymous access).
@@ -147,7 +158,7 @@ impl MqttConnection {
             connect_deadline,
             live: None,
             closed: false,
-            pending_acks: VecDeque::new(),
+            pending_acks: None,
             store_waiter: None,
             listener: ListenerPolicy::default(),
             pending: None,
@@ -448,13 +459,17 @@ impl MqttConnection {
                 .unwrap_or(mqtt_proto::MAX_PACKET_SIZE),
             client_alias_max: props.topic_alias_maximum.unwrap_or(0),
             connect_expiry: requested_expiry,
-            aliases_in: Vec::new(),
+            aliases_in: Box::default(),
             aliases_out: None,
             departure: Departure::WithWill,
             disconnect_expiry: None,
             principal,
-            auth_method: enhanced.as_ref().map(|(m, _)| *m),
-            reauth: None,
+            auth: enhanced.as_ref().map(|(m, _)| {
+                Box::new(EnhancedState {
+                    method: m,
+                    reauth: None,
+                })
+            }),
             client,
         };
         let mut ack = ConnAck::new(ReasonCode::Success);
@@ -605,16 +620,29 @@ impl MqttConnection {
                     now,
                 );
             }
-            Commit::Done if self.pending_acks.is_empty() => self.send(&ack),
-            commit => self.pending_acks.push_back((commit, ack)),
+            Commit::Done if self.acks_waiting() == 0 => self.send(&ack),
+            commit => self
+                .pending_acks
+                .get_or_insert_default()
+                .push_back((commit, ack)),
         }
         Status::Open
+    }
+
+    /// How many acknowledgements wait for the store.
+    fn acks_waiting(&self) -> usize {
+        self.pending_acks.as_ref().map_or(0, |p| p.len())
+    }
+
+    /// The oldest acknowledgement waiting for the store.
+    fn pop_ack(&mut self) -> Option<(Commit, Packet)> {
+        self.pending_acks.as_mut()?.pop_front()
     }
 
     /// Sends the acknowledgements whose batches are durable; arranges a wake-up
     /// for the rest.
     fn release_acks(&mut self, now: Instant) -> Status {
-        if self.pending_acks.is_empty() {
+        if self.acks_waiting() == 0 {
             return Status::Open;
         }
         if self
@@ -629,12 +657,12 @@ impl MqttConnection {
             );
         }
         let Some(store) = self.broker.store().cloned() else {
-            while let Some((_, ack)) = self.pending_acks.pop_front() {
+            while let Some((_, ack)) = self.pop_ack() {
                 self.send(&ack);
             }
             return Status::Open;
         };
-        while let Some((commit, _)) = self.pending_acks.front() {
+        while let Some((commit, _)) = self.pending_acks.as_ref().and_then(|p| p.front()) {
             let ready = match commit {
                 Commit::Pending(ticket) => store.is_durable(*ticket),
                 _ => true,
@@ -642,7 +670,7 @@ impl MqttConnection {
             if !ready {
                 break;
             }
-            if let Some((_, ack)) = self.pending_acks.pop_front() {
+            if let Some((_, ack)) = self.pop_ack() {
                 self.send(&ack);
             }
         }
@@ -651,10 +679,14 @@ impl MqttConnection {
         // the next group. (Waiting for the newest instead would hold the acks of
         // a committed group back until a later group is durable too, adding a
         // whole commit to the latency whenever publishes keep coming.)
-        let first = self.pending_acks.iter().find_map(|(c, _)| match c {
-            Commit::Pending(t) => Some(*t),
-            _ => None,
-        });
+        let first = self
+            .pending_acks
+            .iter()
+            .flat_map(|p| p.iter())
+            .find_map(|(c, _)| match c {
+                Commit::Pending(t) => Some(*t),
+                _ => None,
+            });
         if let Some(ticket) = first {
             let waiter = self.store_waiter.get_or_insert_default();
             if !waiter.active.swap(true, Ordering::AcqRel) {
@@ -832,7 +864,8 @@ impl MqttConnection {
                 return self.fail(ReasonCode::TopicAliasInvalid, &why, now);
             }
             if live.aliases_in.is_empty() {
-                live.aliases_in = vec![None; usize::from(config.topic_alias_maximum)];
+                live.aliases_in =
+                    vec![None; usize::from(config.topic_alias_maximum)].into_boxed_slice();
             }
             let slot = live.aliases_in.get_mut(usize::from(alias) - 1);
             match slot {
@@ -907,7 +940,7 @@ impl MqttConnection {
         if qos != QoS::AtMostOnce {
             // MQTT-3.3.4-7: QoS 1/2 PUBLISH not yet acknowledged (waiting for the
             // disk, or QoS 2 waiting for PUBREL) count against Receive Maximum.
-            let unacked = self.pending_acks.len() + self.broker.incoming_qos2_pending(&session);
+            let unacked = self.acks_waiting() + self.broker.incoming_qos2_pending(&session);
             if unacked >= usize::from(config.receive_maximum) {
                 return self.fail(
                     ReasonCode::ReceiveMaximumExceeded,
@@ -1082,10 +1115,10 @@ impl Protocol for MqttConnection {
     fn parkable(&self) -> bool {
         !self.closed
             && self.pending.is_none()
-            && self.pending_acks.is_empty()
+            && self.acks_waiting() == 0
             && self.pushback_until.is_none()
             && self.live.as_ref().is_none_or(|live| {
-                live.reauth.is_none() && {
+                live.auth.as_ref().is_none_or(|a| a.reauth.is_none()) && {
                     let st = live.session.lock();
                     st.outbox.inflight_len() == 0 && st.incoming_qos2.is_empty()
                 }
@@ -1093,8 +1126,12 @@ impl Protocol for MqttConnection {
     }
 
     fn on_park(&mut self) {
+        // Parkable means no acknowledgement waits: the queue's storage goes.
+        self.pending_acks = None;
         if let Some(live) = &self.live {
-            live.session.lock().outbox.release_idle();
+            let mut st = live.session.lock();
+            st.outbox.release_idle();
+            st.subscriptions.release_idle();
         }
     }
 
@@ -1177,7 +1214,7 @@ impl Protocol for MqttConnection {
         };
         // While over the PUBLISH rate or pushed back, wake up when reading may resume.
         own.into_iter()
-            .chain(self.publish_rate.resume_at_peek(Instant::now()))
+            .chain(self.publish_rate.resume_at_peek_now())
             .chain(self.pushback_until)
             .min()
     }
@@ -1193,7 +1230,7 @@ impl Protocol for MqttConnection {
             || self.broker.store_backlogged()
             || self.verifying()
             || self.pushback_until.is_some()
-            || self.publish_rate.resume_at_peek(Instant::now()).is_some()
+            || self.publish_rate.resume_at_peek_now().is_some()
     }
 }
 

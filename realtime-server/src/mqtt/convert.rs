@@ -60,5 +60,6 @@ pub(super) fn will_message(will: Will, now: Instant) -> WillMessage {
     WillMessage {
         message: message.compacted(),
         delay: will_delay_interval.unwrap_or(0),
+        due: None,
     }
 }

@@ -325,13 +325,14 @@ impl MqttConnection {
         let Some(live) = self.live.as_mut() else {
             return Status::Close;
         };
-        let Some(method) = live.auth_method else {
+        let Some(state) = live.auth.as_deref_mut() else {
             return self.fail(
                 ReasonCode::ProtocolError,
                 "AUTH without an Authentication Method in CONNECT [MQTT-4.12.0-7]",
                 now,
             );
         };
+        let method = state.method;
         if a.properties.authentication_method.as_deref() != Some(method) {
             return self.fail(
                 ReasonCode::ProtocolError,
@@ -344,11 +345,11 @@ impl MqttConnection {
             .into_inner()
             .authentication_data
             .unwrap_or_default();
-        let step = match (a.reason_code, live.reauth.as_mut()) {
+        let step = match (a.reason_code, state.reauth.as_mut()) {
             (ReasonCode::ReAuthenticate, None) => match auth.enhanced(method) {
                 Some(mut exchange) => {
                     let step = exchange.step(&data);
-                    live.reauth = Some(exchange);
+                    state.reauth = Some(exchange);
                     step
                 }
                 None => Step::Failure(AuthFailure::BadCredentials),
@@ -368,7 +369,7 @@ impl MqttConnection {
                 Status::Open
             }
             Step::Success { user, data } => {
-                live.reauth = None;
+                state.reauth = None;
                 if live.principal.user.as_deref() != Some(user.as_str()) {
                     return self.fail(
                         ReasonCode::NotAuthorized,
@@ -380,7 +381,7 @@ impl MqttConnection {
                 Status::Open
             }
             Step::Failure(failure) => {
-                live.reauth = None;
+                state.reauth = None;
                 self.broker.auth.metrics.bad_credentials.inc();
                 tracing::info!(peer = %self.peer, "re-authentication failed");
                 // 0x86 is no DISCONNECT reason (MQTT 5.0 §3.14.2.1): 0x87.
