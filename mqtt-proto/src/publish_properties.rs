@@ -372,28 +372,36 @@ impl PublishPropertySection {
         match self.0.as_deref() {
             None => Ok(0),
             Some(Repr::Wire(b)) => Ok(b.len()),
-            Some(Repr::Built(p)) => built_body_len(p),
+            Some(Repr::Built(p)) => match built_body_len(p) {
+                Some(len) => Ok(len),
+                None => built_body_len_error(p),
+            },
         }
     }
 
-    /// Writes the Property Length `body_len` and the properties.
+    /// Writes the Property Length `body_len` and the properties at `out`;
+    /// returns the cursor after them (by value: in registers when this stays
+    /// out of line).
     #[inline]
-    pub(crate) fn put(&self, body_len: usize, buf: &mut Out<'_>) {
+    pub(crate) fn put<'a>(&self, body_len: usize, mut out: Out<'a>) -> Out<'a> {
         match self.repr() {
             Repr::Wire(b) => {
-                buf.put_varint(body_len as u32);
-                buf.extend_from_slice(b);
+                out.put_varint(body_len as u32);
+                out.extend_from_slice(b);
             }
-            Repr::Built(p) => put_built(p, body_len, buf),
+            Repr::Built(p) => p.put(Dropped::NONE, body_len, &mut out),
         }
+        out
     }
 }
 
 /// [`PublishProperties::body_len`] in one pass without a branch per field: the
-/// lengths are summed and their bounds checked together at the end; an invalid
-/// set is sized again by [`PublishProperties::body_len`] for its error.
+/// lengths are summed and their bounds checked together at the end; `None` for
+/// an invalid set, which [`built_body_len_error`] sizes again for its error.
+/// (An `Option<usize>` comes back in two registers where it stays out of line;
+/// a `Result` with a message went through memory.)
 #[inline]
-fn built_body_len(p: &PublishProperties) -> Result<usize, &'static str> {
+fn built_body_len(p: &PublishProperties) -> Option<usize> {
     // Identifier + value for the fixed-size ones; identifier + length + bytes
     // for strings and binary data.
     let mut len = 2 * usize::from(p.payload_format_indicator.is_some())
@@ -424,9 +432,9 @@ fn built_body_len(p: &PublishProperties) -> Result<usize, &'static str> {
         longest |= name | value;
     }
     if valid && longest <= usize::from(u16::MAX) && len <= varint::MAX as usize {
-        Ok(len)
+        Some(len)
     } else {
-        built_body_len_error(p)
+        None
     }
 }
 
@@ -437,14 +445,6 @@ fn built_body_len(p: &PublishProperties) -> Result<usize, &'static str> {
 #[inline(never)]
 fn built_body_len_error(p: &PublishProperties) -> Result<usize, &'static str> {
     p.body_len(Dropped::NONE)
-}
-
-/// [`PublishProperties::put`] with every write inlined and the cursor held in
-/// local variables (registers) across the properties, also where
-/// [`PublishPropertySection::put`] itself stays out of line.
-#[inline(always)]
-fn put_built(p: &PublishProperties, body_len: usize, buf: &mut Out<'_>) {
-    buf.in_registers(|out| p.put(Dropped::NONE, body_len, out));
 }
 
 /// Builds a [`PublishProperties`] from a validated section (`section` is a slice

@@ -21,18 +21,24 @@ pub(crate) fn field_len(bytes: &[u8]) -> Option<usize> {
     }
 }
 
+/// Where a refused cursor points: address 1 (`NonNull::dangling`, bytes are
+/// 1-aligned), which cannot be one past the end of reserved bytes (that would put
+/// them at address 0).
+const REFUSED: *mut MaybeUninit<u8> = core::ptr::NonNull::dangling().as_ptr();
+
 /// A cursor over reserved, not yet initialised bytes. Every method writes all
 /// the bytes it takes off the front of `rest`; a write that would not fit is
 /// dropped and refuses every later one (and then [`write_exact`] reports a size
 /// mismatch instead of panicking).
 ///
 /// The cursor is the slice still to write: one length comparison per write,
-/// against a pointer and a length that stay in registers.
+/// against a pointer and a length that stay in registers. A refused write
+/// leaves an empty slice at [`REFUSED`], never the end of the reserved bytes,
+/// which is how [`write_exact`] tells it from a complete write: the cursor is
+/// two words, passed and returned in registers, without a flag.
 pub(crate) struct Out<'a> {
     /// The bytes not written yet.
     rest: &'a mut [MaybeUninit<u8>],
-    /// A write did not fit (`rest` is then empty).
-    refused: bool,
 }
 
 impl Out<'_> {
@@ -66,26 +72,23 @@ impl Out<'_> {
         self.rest = rest;
     }
 
-    /// Runs `write` on a copy of the cursor held in local variables, then
-    /// carries its position back: an out-of-line writer (many writes, all
-    /// inlined) then keeps the cursor in registers instead of storing it back
-    /// through `self` after every write.
+    /// Runs `write` on the cursor moved out of `self` and back: a writer that
+    /// stays out of line takes and returns the cursor in two registers instead
+    /// of loading it through a pointer and storing it back.
     #[inline(always)]
-    pub(crate) fn in_registers(&mut self, write: impl FnOnce(&mut Out<'_>)) {
-        let mut local = Out {
-            rest: core::mem::take(&mut self.rest),
-            refused: self.refused,
-        };
-        write(&mut local);
-        self.rest = local.rest;
-        self.refused = local.refused;
+    pub(crate) fn by_value(&mut self, write: impl for<'b> FnOnce(Out<'b>) -> Out<'b>) {
+        let rest = core::mem::take(&mut self.rest);
+        self.rest = write(Out { rest }).rest;
     }
 
-    /// Refuses this write and every later one: the cursor is past a gap.
+    /// Refuses this write and every later one: the cursor is past a gap. It
+    /// becomes an empty slice at [`REFUSED`], which no later write moves and
+    /// which is never the end of reserved bytes.
     #[cold]
     fn refuse(&mut self) {
-        self.rest = &mut [];
-        self.refused = true;
+        // SAFETY: a dangling, non-null, aligned pointer is valid for a slice of
+        // length 0 (`core::slice::from_raw_parts_mut`'s contract).
+        self.rest = unsafe { core::slice::from_raw_parts_mut(REFUSED, 0) };
     }
 
     /// A few bytes known at compile time in number, stored straight from
@@ -313,18 +316,20 @@ pub(crate) fn write_exact(
     let Some(spare) = buf.spare_capacity_mut().get_mut(..len) else {
         return false;
     };
-    let mut out = Out {
-        rest: spare,
-        refused: false,
-    };
+    let end = spare.as_mut_ptr_range().end;
+    let mut out = Out { rest: spare };
     write(&mut out);
-    if out.refused || !out.rest.is_empty() {
+    // A refused write left the cursor at `REFUSED`, which is not `end` unless
+    // `len` is 0 (`end` is then the buffer's dangling pointer): nothing to claim.
+    if !out.rest.is_empty() || out.rest.as_mut_ptr() != end {
         return false;
     }
     // SAFETY: `out` started over the first `len` bytes of the spare capacity;
-    // every write initialised all the bytes it took off the front of `out.rest`
-    // (a write that did not fit set `refused`), and nothing is left, so `len`
-    // initialised bytes follow the current end.
+    // every write initialised all the bytes it took off the front of `out.rest`,
+    // a write that did not fit moved the cursor to `REFUSED` for good, and the
+    // cursor ended empty at the end of those `len` bytes: either `len` is 0, or
+    // `end` is not `REFUSED` (address 1 ends no non-empty range) and every
+    // write fitted. So `len` initialised bytes follow the current end.
     unsafe { buf.set_len(buf.len() + len) };
     true
 }
@@ -351,6 +356,18 @@ mod tests {
             o.put_with_head([1, 2], b"abc");
             o.put_u16(7);
             o.put_u16(8);
+        }));
+        assert_eq!(buf.len(), 9);
+        // A write past the end of exactly filled bytes is refused too (the
+        // cursor moves off the end, to `REFUSED`).
+        assert!(!write_exact(&mut buf, 2, |o| {
+            o.put_u16(7);
+            o.put_u8(8);
+        }));
+        assert!(!write_exact(&mut buf, 2, |o| {
+            o.put_u16(7);
+            o.extend_from_slice(b"x");
+            o.extend_from_slice(b"");
         }));
         assert_eq!(buf.len(), 9);
     }

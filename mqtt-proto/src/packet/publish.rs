@@ -195,7 +195,7 @@ impl Publish {
                 // Property Length 0, without a call.
                 buf.put_u8(0);
             } else {
-                self.properties.put(props, buf);
+                buf.by_value(|out| self.properties.put(props, out));
             }
         }
     }
