@@ -186,20 +186,13 @@ fn copy_small(src: &[u8], dst: &mut [MaybeUninit<u8>]) -> bool {
 }
 
 /// Copies 0 to 3 bytes (same lengths, checked by the caller) without a loop:
-/// the first, middle and last bytes cover all of them.
+/// two possibly overlapping 2-byte moves from 2 bytes on, one byte below.
 #[inline(always)]
 fn copy_tiny(src: &[u8], dst: &mut [MaybeUninit<u8>]) {
-    let n = src.len();
-    if n == 0 || n > 3 || dst.len() != n {
-        return;
-    }
-    let (first, mid, last) = (src.first(), src.get(n / 2), src.last());
-    if let (Some(&a), Some(&b), Some(&c)) = (first, mid, last) {
-        for (at, v) in [(0, a), (n / 2, b), (n - 1, c)] {
-            if let Some(d) = dst.get_mut(at) {
-                *d = MaybeUninit::new(v);
-            }
-        }
+    if src.len() >= 2 {
+        ends::<u16>(src, dst);
+    } else if let (Some(&b), Some(d), 1) = (src.first(), dst.first_mut(), src.len()) {
+        *d = MaybeUninit::new(b);
     }
 }
 
@@ -225,6 +218,7 @@ fn copy_medium(src: &[u8], dst: &mut [MaybeUninit<u8>]) -> bool {
 /// Integers read and written whole by [`ends`]: any bit pattern is valid, and
 /// LLVM keeps them in registers (a `[u8; N]` read went through a stack slot).
 trait Word: Copy {}
+impl Word for u16 {}
 impl Word for u32 {}
 impl Word for u64 {}
 impl Word for u128 {}
