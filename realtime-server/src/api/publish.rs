@@ -245,7 +245,8 @@ fn message(
         Some(Value::Object(p)) => properties(p, broker)?,
         Some(_) => return Err(err(400, "bad_json", "\"properties\" must be an object")),
     };
-    if !broker.auth.allows(principal, Access::Write, name) {
+    // `%c` of the HTTP API is `api`.
+    if !broker.auth.allows(principal, "api", Access::Write, name) {
         return Err(err(
             403,
             "not_authorized",
@@ -271,7 +272,6 @@ pub(super) fn handle(broker: &Arc<Broker>, api: &ApiConfig, body: &[u8], batch: 
     let req = json_body(body)?;
     let principal = Principal {
         user: Some(api.user.clone()),
-        client_id: mqtt_proto::Utf8Bytes::from_static("api"),
     };
     let now = Instant::now();
     if !batch {

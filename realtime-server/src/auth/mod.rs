@@ -33,22 +33,25 @@ pub use scram::{EnhancedAuth, ScramSha256, Step};
 
 use crate::metrics::Counter;
 
-/// Who a connection is, once authenticated.
+/// Who a connection is, once authenticated. (The Client Identifier, for `%c` in
+/// ACL patterns, is the session's: [`Auth::allows`] takes it beside.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// The authenticated user name; `None` for an anonymous client.
     pub user: Option<String>,
-    /// The client identifier (for `%c` in ACL patterns): the session's bytes,
-    /// shared, not a copy per connection.
-    pub client_id: mqtt_proto::Utf8Bytes,
 }
 
+/// The one principal every anonymous connection shares.
+static ANONYMOUS: std::sync::LazyLock<Arc<Principal>> =
+    std::sync::LazyLock::new(|| Arc::new(Principal { user: None }));
+
 impl Principal {
-    /// An anonymous client.
-    pub fn anonymous(client_id: impl Into<mqtt_proto::Utf8Bytes>) -> Self {
-        Self {
-            user: None,
-            client_id: client_id.into(),
+    /// `user`, shared: every anonymous connection holds the same principal (an
+    /// idle connection does not carry an allocation to say it has no user).
+    pub fn shared(user: Option<String>) -> Arc<Self> {
+        match user {
+            None => ANONYMOUS.clone(),
+            user => Arc::new(Self { user }),
         }
     }
 
@@ -248,9 +251,16 @@ impl Auth {
             .and_then(|p| p.get(user).cloned())
     }
 
-    /// Whether `principal` may do `access` on `topic` (no ACL: yes). Denials are
-    /// counted; the caller logs them with its context.
-    pub fn allows(&self, principal: &Principal, access: Access, topic: &str) -> bool {
+    /// Whether `principal`, as Client Identifier `client_id`, may do `access` on
+    /// `topic` (no ACL: yes). Denials are counted; the caller logs them with its
+    /// context.
+    pub fn allows(
+        &self,
+        principal: &Principal,
+        client_id: &str,
+        access: Access,
+        topic: &str,
+    ) -> bool {
         if !self.has_acl.load(Ordering::Acquire) {
             return true;
         }
@@ -258,12 +268,7 @@ impl Auth {
         let Some(acl) = &data.acl else {
             return true;
         };
-        let ok = acl.allows(
-            principal.user.as_deref(),
-            principal.client_id.as_str(),
-            access,
-            topic,
-        );
+        let ok = acl.allows(principal.user.as_deref(), client_id, access, topic);
         if !ok {
             self.metrics.denied_of(access).inc();
         }

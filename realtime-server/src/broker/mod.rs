@@ -458,12 +458,9 @@ impl Broker {
             Some(s) => (s, true),
             None => {
                 let key = self.next_key.fetch_add(1, Ordering::Relaxed);
-                let s = Arc::new(Session::new(
-                    key,
-                    client_id.clone(),
-                    req.version,
-                    expiry_interval,
-                ));
+                // Moved, not cloned: a clone of the freshly copied identifier would
+                // allocate a shared header for it (24 bytes a session).
+                let s = Arc::new(Session::new(key, client_id, req.version, expiry_interval));
                 {
                     let mut st = s.lock();
                     st.link = Some(link);
@@ -492,7 +489,10 @@ impl Broker {
             let st = session.lock();
             if st.persistent {
                 ops.push(StoreOp::PutSession(persist::session_record(
-                    &client_id, &st, &mut refs, now,
+                    &session.client_id,
+                    &st,
+                    &mut refs,
+                    now,
                 )));
             }
         }

@@ -163,9 +163,12 @@ impl Broker {
         // Read rights are checked here, at delivery: a subscription to `#` does not
         // receive what its client may not read.
         if let Some(p) = &st.principal
-            && !self
-                .auth
-                .allows(p, crate::auth::Access::Read, &delivery.message.topic)
+            && !self.auth.allows(
+                p,
+                session.client_id.as_str(),
+                crate::auth::Access::Read,
+                &delivery.message.topic,
+            )
         {
             self.metrics.drop_of(DropCause::NotAuthorized).inc();
             tracing::debug!(client_id = %session.client_id.as_str(), user = p.user_label(), topic = %delivery.message.topic.as_str(), "not delivered: no read right");

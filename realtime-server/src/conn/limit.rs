@@ -3,7 +3,7 @@
 //! every connection has said goodbye.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,7 +34,9 @@ impl Refused {
 #[derive(Debug, Default)]
 struct Counts {
     total: usize,
-    per_ip: HashMap<IpAddr, usize>,
+    /// Keyed by the address as IPv6 (IPv4 mapped): one host, one count, and a
+    /// permit holds 16 bytes of address, not an `IpAddr`'s 17 padded to 24.
+    per_ip: HashMap<Ipv6Addr, usize>,
 }
 
 /// Connection limits shared by every listener.
@@ -67,7 +69,8 @@ pub struct ConnLimiter {
 #[derive(Debug)]
 pub struct ConnPermit {
     limiter: Arc<ConnLimiter>,
-    ip: IpAddr,
+    /// Counted in `per_ip` only when the limiter has a per-address limit.
+    ip: Ipv6Addr,
 }
 
 impl ConnLimiter {
@@ -90,19 +93,25 @@ impl ConnLimiter {
             self.refused_total.inc();
             return Err(Refused::MaxConnections);
         }
-        let n = c.per_ip.entry(ip).or_insert(0);
-        if self.max_per_ip > 0 && *n >= self.max_per_ip {
-            self.refused_per_ip.inc();
-            if *n == 0 {
-                c.per_ip.remove(&ip);
+        let key = match ip {
+            IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+            IpAddr::V6(v6) => v6,
+        };
+        if self.max_per_ip > 0 {
+            let n = c.per_ip.entry(key).or_insert(0);
+            if *n >= self.max_per_ip {
+                self.refused_per_ip.inc();
+                if *n == 0 {
+                    c.per_ip.remove(&key);
+                }
+                return Err(Refused::MaxConnectionsPerIp);
             }
-            return Err(Refused::MaxConnectionsPerIp);
+            *n += 1;
         }
-        *n += 1;
         c.total += 1;
         Ok(ConnPermit {
             limiter: self.clone(),
-            ip,
+            ip: key,
         })
     }
 
@@ -130,7 +139,9 @@ impl Drop for ConnPermit {
     fn drop(&mut self) {
         let mut c = self.limiter.counts.lock();
         c.total = c.total.saturating_sub(1);
-        if let Some(n) = c.per_ip.get_mut(&self.ip) {
+        if self.limiter.max_per_ip > 0
+            && let Some(n) = c.per_ip.get_mut(&self.ip)
+        {
             *n -= 1;
             if *n == 0 {
                 c.per_ip.remove(&self.ip);
@@ -160,6 +171,25 @@ mod tests {
         assert!(l.try_acquire(b).is_ok());
         assert_eq!(l.refused_total.get(), 1);
         assert_eq!(l.refused_per_ip.get(), 1);
+    }
+
+    /// An IPv4 client and the same address IPv4-mapped over IPv6 are one host; the
+    /// count goes when the last permit does; without a per-address limit nothing
+    /// is counted per address.
+    #[test]
+    fn per_ip_counts_one_host_once_and_only_with_a_limit() {
+        let l = ConnLimiter::new(0, 2);
+        let v4: IpAddr = "10.0.0.1".parse().unwrap();
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        let p1 = l.try_acquire(v4).unwrap();
+        let p2 = l.try_acquire(mapped).unwrap();
+        assert_eq!(l.try_acquire(v4).unwrap_err(), Refused::MaxConnectionsPerIp);
+        drop((p1, p2));
+        assert!(l.counts.lock().per_ip.is_empty());
+        let free = ConnLimiter::new(0, 0);
+        let _p = free.try_acquire(v4).unwrap();
+        assert!(free.counts.lock().per_ip.is_empty() && free.open() == 1);
+        assert_eq!(std::mem::size_of::<ConnPermit>(), 24);
     }
 
     #[tokio::test]

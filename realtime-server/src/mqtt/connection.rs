@@ -58,7 +58,9 @@ struct Live {
     /// Session Expiry Interval from CONNECT (for the DISCONNECT rule of MQTT 5.0 §3.14.2.2.2).
     connect_expiry: u32,
     /// Topic aliases set by the client (index = alias - 1).
-    aliases_in: Box<[Option<Utf8Bytes>]>,
+    /// (Boxed on first use: 8 bytes in a connection that sets none.)
+    #[allow(clippy::box_collection)]
+    aliases_in: Option<Box<Vec<Option<Utf8Bytes>>>>,
     /// Topic aliases the server set towards the client.
     /// Allocated with the first alias (most clients allow none or use none): the
     /// box is 8 bytes in every connection, the map 32.
@@ -373,17 +375,15 @@ impl MqttConnection {
         self.pending = None;
         let config = self.broker.config().clone();
         let version = connect.protocol_version;
-        // Until the session exists, the identifier of the CONNECT (a slice of the
-        // read buffer, held only for this call).
-        let principal = Arc::new(Principal {
-            user,
-            client_id: connect.client_id.clone(),
-        });
+        let principal = Principal::shared(user);
+        // Until the session exists, `%c` is the identifier of the CONNECT.
         if let Some(will) = &connect.will
-            && !self
-                .broker
-                .auth
-                .allows(&principal, Access::Write, &will.topic)
+            && !self.broker.auth.allows(
+                &principal,
+                connect.client_id.as_str(),
+                Access::Write,
+                &will.topic,
+            )
         {
             return self.refuse_connect(
                 version,
@@ -409,12 +409,8 @@ impl MqttConnection {
             principal: Some(principal.clone()),
         };
         let connected = self.broker.connect(req, self.wake.clone(), now);
-        // From now on, the session's identifier (the one the server assigned, if
-        // any, for `%c` in ACL patterns), sharing its bytes.
-        let principal = Arc::new(Principal {
-            user: principal.user.clone(),
-            client_id: connected.session.client_id.clone(),
-        });
+        // From now on `%c` is the session's identifier (the one the server
+        // assigned, if any).
         connected.session.lock().principal = Some(principal.clone());
         tracing::Span::current().record("client_id", connected.session.client_id.as_str());
         if let Some(c) = self
@@ -459,7 +455,7 @@ impl MqttConnection {
                 .unwrap_or(mqtt_proto::MAX_PACKET_SIZE),
             client_alias_max: props.topic_alias_maximum.unwrap_or(0),
             connect_expiry: requested_expiry,
-            aliases_in: Box::default(),
+            aliases_in: None,
             aliases_out: None,
             departure: Departure::WithWill,
             disconnect_expiry: None,
@@ -863,11 +859,10 @@ impl MqttConnection {
                 );
                 return self.fail(ReasonCode::TopicAliasInvalid, &why, now);
             }
-            if live.aliases_in.is_empty() {
-                live.aliases_in =
-                    vec![None; usize::from(config.topic_alias_maximum)].into_boxed_slice();
-            }
-            let slot = live.aliases_in.get_mut(usize::from(alias) - 1);
+            let aliases = live.aliases_in.get_or_insert_with(|| {
+                Box::new(vec![None; usize::from(config.topic_alias_maximum)])
+            });
+            let slot = aliases.get_mut(usize::from(alias) - 1);
             match slot {
                 Some(slot) if !p.topic.is_empty() => *slot = Some(owned_str(&p.topic)),
                 Some(Some(topic)) => p.topic = topic.clone(),
@@ -909,11 +904,12 @@ impl MqttConnection {
         }
         let session = live.session.clone();
         let version = live.version;
-        if !self
-            .broker
-            .auth
-            .allows(&live.principal, Access::Write, &p.topic)
-        {
+        if !self.broker.auth.allows(
+            &live.principal,
+            session.client_id.as_str(),
+            Access::Write,
+            &p.topic,
+        ) {
             tracing::info!(peer = %self.peer, client_id = session.client_id.as_str(), user = live.principal.user_label(), topic = p.topic.as_str(), "PUBLISH denied by the ACL");
             // v5: PUBACK / PUBREC 0x87; 3.1.1 has no way to say it: the message
             // is acknowledged and dropped (as Mosquitto does).
@@ -1005,11 +1001,12 @@ impl MqttConnection {
                 Ok(Some(shared)) => shared.filter,
                 _ => sub.filter.as_str(),
             };
-            if !self
-                .broker
-                .auth
-                .allows(&live.principal, Access::Subscribe, inner)
-            {
+            if !self.broker.auth.allows(
+                &live.principal,
+                session.client_id.as_str(),
+                Access::Subscribe,
+                inner,
+            ) {
                 tracing::info!(peer = %self.peer, client_id = session.client_id.as_str(), user = live.principal.user_label(), filter = sub.filter.as_str(), "SUBSCRIBE denied by the ACL");
                 // v5 0x87; 3.1.1 encodes it as 0x80 Failure.
                 codes.push(ReasonCode::NotAuthorized);

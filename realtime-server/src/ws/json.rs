@@ -90,10 +90,7 @@ impl JsonClient {
         };
         let wake_handle = wake.clone();
         let connected = broker.connect(req, wake, now);
-        let principal = Arc::new(Principal {
-            user,
-            client_id: connected.session.client_id.clone(),
-        });
+        let principal = Principal::shared(user);
         connected.session.lock().principal = Some(principal.clone());
         tracing::Span::current().record("client_id", connected.session.client_id.as_str());
         broker
@@ -145,7 +142,12 @@ impl JsonClient {
 
     /// Refuses with `not_authorized` what the ACL does not allow (and logs it).
     fn check(&self, access: Access, topic: &str) -> Result<(), Refusal> {
-        if self.broker.auth.allows(&self.principal, access, topic) {
+        if self.broker.auth.allows(
+            &self.principal,
+            self.session.client_id.as_str(),
+            access,
+            topic,
+        ) {
             return Ok(());
         }
         tracing::info!(
