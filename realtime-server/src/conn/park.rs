@@ -70,6 +70,8 @@ impl fmt::Debug for Parking {
 }
 
 pub(super) struct Shared {
+    /// This lot's id, which a parked connection's wake handle names it by.
+    id: u32,
     /// Parked connections now, for `/metrics`.
     gauge: Arc<Counter>,
     registry: mio::Registry,
@@ -133,7 +135,8 @@ impl Parking {
         let poll = mio::Poll::new()?;
         let registry = poll.registry().try_clone()?;
         Ok(Self {
-            shared: Arc::new(Shared {
+            shared: Arc::new_cyclic(|me| Shared {
+                id: super::wake::register_lot(me.clone()),
                 gauge,
                 registry,
                 poll: Mutex::new(Some(poll)),
@@ -176,7 +179,7 @@ impl Parking {
             return resume_now(stream, conn, shutdown);
         }
         let slot = state.free.pop().unwrap_or(state.slots.len());
-        let already = wake.park(Arc::downgrade(&self.shared), slot);
+        let already = wake.park(self.shared.id, slot);
         let registered = !already
             && self
                 .shared

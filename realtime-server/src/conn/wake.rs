@@ -11,9 +11,8 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::pin;
-use std::sync::OnceLock;
 use std::sync::Weak;
-use std::sync::atomic::{AtomicU32, Ordering, fence};
+use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::task::{Context, Waker};
 
 use tokio::sync::Notify;
@@ -21,35 +20,48 @@ use tokio::sync::futures::Notified;
 
 use super::park::Shared;
 
-/// [`ConnWake::slot`] when the connection is not parked.
-const NOT_PARKED: u32 = u32::MAX;
+/// [`ConnWake::parked`] when the connection is not parked.
+const NOT_PARKED: u64 = u64::MAX;
+
+/// Every parking lot of the process, by id: a parked handle names its lot by
+/// this index (4 bytes in the handle's one atomic word) instead of holding a
+/// pointer to it (16 bytes in every connection's handle). Ids are not reused: a
+/// handle left naming a lot that is gone finds nothing.
+static LOTS: parking_lot::RwLock<Vec<Weak<Shared>>> = parking_lot::const_rwlock(Vec::new());
+
+/// Registers a parking lot; its id (`u32::MAX`, which no handle parks under,
+/// if there were ever that many).
+pub(super) fn register_lot(lot: Weak<Shared>) -> u32 {
+    let mut lots = LOTS.write();
+    match u32::try_from(lots.len()) {
+        Ok(id) if id != u32::MAX => {
+            lots.push(lot);
+            id
+        }
+        _ => u32::MAX,
+    }
+}
 
 /// A connection's wake handle (share it as `Arc<ConnWake>`).
 pub struct ConnWake {
     notify: Notify,
-    /// The parking slot while the connection is parked, [`NOT_PARKED`] otherwise:
-    /// what a wake-up of a running connection (the common case, once per
-    /// delivery batch) reads, without a lock.
-    slot: AtomicU32,
-    /// The parking lot the connection parks in (set when it first parks).
-    lot: OnceLock<Weak<Shared>>,
+    /// While the connection is parked: its lot's id (high half) and slot (low
+    /// half); [`NOT_PARKED`] otherwise. What a wake-up of a running connection
+    /// (the common case, once per delivery batch) reads, without a lock.
+    parked: AtomicU64,
 }
 
 impl Default for ConnWake {
     fn default() -> Self {
-        Self {
-            notify: Notify::new(),
-            slot: AtomicU32::new(NOT_PARKED),
-            lot: OnceLock::new(),
-        }
+        Self::new()
     }
 }
 
 impl fmt::Debug for ConnWake {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let slot = self.slot.load(Ordering::Relaxed);
+        let parked = self.parked.load(Ordering::Relaxed);
         f.debug_struct("ConnWake")
-            .field("parked", &(slot != NOT_PARKED).then_some(slot))
+            .field("parked", &(parked != NOT_PARKED).then_some(parked as u32))
             .finish()
     }
 }
@@ -57,7 +69,10 @@ impl fmt::Debug for ConnWake {
 impl ConnWake {
     /// A handle nobody has notified yet.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            notify: Notify::new(),
+            parked: AtomicU64::new(NOT_PARKED),
+        }
     }
 
     /// Wakes the connection: its driver's next (or current) [`ConnWake::notified`]
@@ -67,13 +82,16 @@ impl ConnWake {
         // Pairs with the fence in `park`: either this sees the slot or `park`
         // sees the permit just stored (or both).
         fence(Ordering::SeqCst);
-        if self.slot.load(Ordering::Relaxed) == NOT_PARKED {
+        if self.parked.load(Ordering::Relaxed) == NOT_PARKED {
             return;
         }
-        let slot = self.slot.swap(NOT_PARKED, Ordering::Relaxed);
-        if slot != NOT_PARKED
-            && let Some(lot) = self.lot.get().and_then(Weak::upgrade)
-        {
+        let parked = self.parked.swap(NOT_PARKED, Ordering::Relaxed);
+        if parked == NOT_PARKED {
+            return;
+        }
+        let (id, slot) = ((parked >> 32) as usize, parked as u32);
+        let lot = LOTS.read().get(id).and_then(Weak::upgrade);
+        if let Some(lot) = lot {
             // Waits for the watcher's lock, which `Parking::park` holds until the
             // slot is filled.
             lot.woken(slot as usize);
@@ -86,21 +104,23 @@ impl ConnWake {
         self.notify.notified()
     }
 
-    /// Marks the connection parked in `slot` of `lot`, then returns whether a
-    /// wake-up was already pending (taking it: the caller resumes the connection
-    /// and gives it back with [`ConnWake::unpark`] and [`ConnWake::notify_one`]).
-    /// Marked first, so that a wake-up in between is seen by one or the other.
-    /// A handle is meant for one lot, and slots are numbered below
-    /// [`NOT_PARKED`] (open files bound them far lower); otherwise it reports a
-    /// (spurious) pending wake-up, so that the connection goes on instead.
-    pub(super) fn park(&self, lot: Weak<Shared>, slot: usize) -> bool {
-        let Some(slot) = u32::try_from(slot).ok().filter(|s| *s != NOT_PARKED) else {
+    /// Marks the connection parked in `slot` of lot `lot` (its
+    /// [`register_lot`] id), then returns whether a wake-up was already pending
+    /// (taking it: the caller resumes the connection and gives it back with
+    /// [`ConnWake::unpark`] and [`ConnWake::notify_one`]). Marked first, so that a
+    /// wake-up in between is seen by one or the other. Slots are numbered below
+    /// `u32::MAX` (open files bound them far lower), and lot `u32::MAX` is none;
+    /// otherwise it reports a (spurious) pending wake-up, so that the connection
+    /// goes on instead.
+    pub(super) fn park(&self, lot: u32, slot: usize) -> bool {
+        let Some(slot) = u32::try_from(slot).ok().filter(|s| *s != u32::MAX) else {
             return true;
         };
-        if !self.lot.get_or_init(|| lot.clone()).ptr_eq(&lot) {
+        if lot == u32::MAX {
             return true;
         }
-        self.slot.store(slot, Ordering::Relaxed);
+        self.parked
+            .store(u64::from(lot) << 32 | u64::from(slot), Ordering::Relaxed);
         fence(Ordering::SeqCst);
         let pending = pin!(self.notify.notified());
         pending
@@ -111,7 +131,7 @@ impl ConnWake {
     /// The connection is no longer parked (resumed by something else than a
     /// wake-up): later wake-ups only store a permit.
     pub(super) fn unpark(&self) {
-        self.slot.store(NOT_PARKED, Ordering::Relaxed);
+        self.parked.store(NOT_PARKED, Ordering::Relaxed);
     }
 }
 
@@ -134,10 +154,19 @@ mod tests {
     #[test]
     fn parking_takes_a_pending_wake_up() {
         let wake = ConnWake::new();
-        assert!(!wake.park(Weak::new(), 3));
+        // A lot id no lot has: a wake-up of the parked handle finds nothing.
+        let nowhere = u32::MAX - 1;
+        assert!(!wake.park(nowhere, 3));
         wake.unpark();
         wake.notify_one();
-        assert!(wake.park(Weak::new(), 3));
-        assert!(!wake.park(Weak::new(), 3));
+        assert!(wake.park(nowhere, 3));
+        assert!(!wake.park(nowhere, 3));
+        wake.notify_one();
+        assert!(
+            wake.park(nowhere, 3),
+            "a wake-up of a parked handle is kept too"
+        );
+        assert!(wake.park(u32::MAX, 3) && wake.park(nowhere, u32::MAX as usize));
+        assert_eq!(std::mem::size_of::<ConnWake>(), 40);
     }
 }
