@@ -366,8 +366,10 @@ impl PublishPropertySection {
         }
     }
 
-    /// The size of the properties without their Property Length.
-    #[inline]
+    /// The size of the properties without their Property Length. (Always
+    /// inlined: out of line, as the error fallback made it, a PUBLISH without
+    /// properties paid a call for its 0: 64 B PUBLISH v5 encode 6.6 -> 8.0 ns.)
+    #[inline(always)]
     pub(crate) fn body_len(&self) -> Result<usize, &'static str> {
         match self.0.as_deref() {
             None => Ok(0),
