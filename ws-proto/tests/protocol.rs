@@ -273,3 +273,74 @@ fn rfc6455_5_2_frame_remaining_counts_the_missing_payload() {
         }
     }
 }
+
+/// A reader that fills the buffer's spare room (as the server's driver does: 4 KiB when
+/// the buffer is empty, else what the receiver reserved) takes a stream of same-size
+/// large frames several at a time, and every payload stays where it was read: the
+/// messages read together are consecutive slices of one allocation (no partial frame
+/// moved to a new one), and the buffer drains at the end of each batch.
+#[test]
+fn large_frames_are_read_several_at_a_time_without_moving() {
+    let len = 65_536;
+    let frames = 16;
+    let payloads: Vec<Vec<u8>> = (0..frames).map(|i| vec![i as u8; len]).collect();
+    let wire: Vec<u8> = payloads.iter().flat_map(|p| client(0x82, p)).collect();
+    let frame_len = wire.len() / frames;
+    let mut conn = server();
+    let mut buf = BytesMut::new();
+    let (mut at, mut reads, mut got) = (0, 0, Vec::new());
+    while at < wire.len() {
+        if buf.capacity() == buf.len() {
+            buf.reserve(4096);
+        }
+        let n = (buf.capacity() - buf.len()).min(wire.len() - at);
+        buf.extend_from_slice(&wire[at..at + n]);
+        at += n;
+        reads += 1;
+        let mut batch = Vec::new();
+        while let Some(message) = conn.read(&mut buf).unwrap() {
+            let Message::Binary(payload) = message else {
+                panic!("{message:?}")
+            };
+            batch.push(payload);
+        }
+        for pair in batch.windows(2) {
+            assert_eq!(
+                pair[0].as_ptr() as usize + frame_len,
+                pair[1].as_ptr() as usize,
+                "messages read together are consecutive in the read buffer"
+            );
+        }
+        got.extend(batch);
+        if buf.is_empty() {
+            // The driver lets go of a drained buffer.
+            buf = BytesMut::new();
+        }
+    }
+    assert_eq!(got.len(), frames);
+    for (payload, expected) in got.iter().zip(&payloads) {
+        assert_eq!(&payload[..], &expected[..]);
+    }
+    // 4 KiB with the first header, then the rest of that frame and three more: two reads
+    // per four frames (one read per frame, or two, without the room ahead).
+    assert_eq!(reads, frames / 2, "reads");
+}
+
+/// A header alone makes the receiver reserve at most 256 KiB, however large the frame
+/// it announces (and however many of them would fit).
+#[test]
+fn a_large_frame_header_alone_reserves_a_bounded_step() {
+    for len in [300_000u64, 16 << 20] {
+        let mut wire = vec![0x82, 0x80 | 127];
+        wire.extend_from_slice(&len.to_be_bytes());
+        wire.extend_from_slice(&common::KEY);
+        let mut conn = server();
+        let mut buf = BytesMut::from(&wire[..]);
+        assert!(conn.read(&mut buf).unwrap().is_none());
+        assert!(
+            buf.capacity() <= wire.len() + 256 * 1024,
+            "{}",
+            buf.capacity()
+        );
+    }
+}

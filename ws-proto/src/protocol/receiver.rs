@@ -17,6 +17,30 @@ use super::text::Utf8Bytes;
 /// grow the buffer as their bytes arrive.
 const RESERVE_STEP: usize = 256 * 1024;
 
+/// How many more frames of the size of one still arriving the receiver makes room for
+/// behind it (within [`RESERVE_STEP`]): see [`reserve_for`].
+const READ_AHEAD_FRAMES: usize = 3;
+
+/// What to reserve for a frame of `wire` bytes (header and payload) of which `missing`
+/// have not arrived: the rest of it and room for up to [`READ_AHEAD_FRAMES`] more whole
+/// frames of the same size, within [`RESERVE_STEP`] (a frame that needs more than that
+/// gets [`RESERVE_STEP`] now and grows as its bytes arrive).
+///
+/// A reader that fills the spare room then takes several frames of a stream of large
+/// messages with one read instead of one read per frame (a read stopped at the frame's
+/// end), and since the room ends on a frame boundary when the frames are the same size,
+/// a read that fills it ends on one too: the buffer then drains completely and no partial
+/// frame has to be moved to a new allocation. The room ahead is only ever a few frames
+/// of the size the peer is already sending, and a peer that sends a header alone still
+/// makes the receiver reserve at most [`RESERVE_STEP`].
+fn reserve_for(missing: usize, wire: usize) -> usize {
+    if missing >= RESERVE_STEP {
+        return RESERVE_STEP;
+    }
+    let frames = ((RESERVE_STEP - missing) / wire.max(1)).min(READ_AHEAD_FRAMES);
+    missing + frames * wire
+}
+
 /// A frame whose header is decoded but whose payload has not fully arrived.
 #[derive(Debug, Clone, Copy)]
 struct PendingFrame {
@@ -133,7 +157,7 @@ impl Receiver {
             if buf.len() < end {
                 let missing = end - buf.len();
                 if buf.capacity() - buf.len() < missing {
-                    buf.reserve(missing.min(RESERVE_STEP));
+                    buf.reserve(reserve_for(missing, end));
                 }
                 self.frame = Some(pending);
                 return Ok(None);
@@ -361,4 +385,36 @@ impl Receiver {
 
 fn invalid_utf8() -> Error {
     Error::invalid_payload("RFC 6455 §8.1", "text message is not valid UTF-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rest of the frame plus up to three more of its size, whole frames only,
+    /// never more than `RESERVE_STEP` (the bound on what a peer's header alone makes
+    /// the receiver allocate).
+    #[test]
+    fn reserve_for_makes_room_for_whole_frames_within_the_step() {
+        // 64 KiB messages from a client: 14-byte header.
+        let wire = 65_536 + 14;
+        assert_eq!(reserve_for(61_454, wire), 61_454 + 3 * wire);
+        // Small frames: three more of them, no more.
+        assert_eq!(reserve_for(10, 22), 10 + 3 * 22);
+        // Only as many whole frames as fit in the step.
+        assert_eq!(reserve_for(100_000, 100_014), 100_000 + 100_014);
+        assert_eq!(reserve_for(200_000, 200_014), 200_000);
+        // At or past the step: the step, growing as the bytes arrive.
+        assert_eq!(reserve_for(RESERVE_STEP, RESERVE_STEP + 14), RESERVE_STEP);
+        assert_eq!(reserve_for(16 << 20, (16 << 20) + 14), RESERVE_STEP);
+        for missing in [0, 1, 1000, RESERVE_STEP - 1] {
+            for wire in [2, 14, 1000, 65_550, RESERVE_STEP] {
+                let reserve = reserve_for(missing, wire.max(missing));
+                assert!(
+                    reserve >= missing && reserve <= RESERVE_STEP,
+                    "{missing} {wire}"
+                );
+            }
+        }
+    }
 }
