@@ -91,30 +91,44 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Starts the server with `extra` arguments and waits until it accepts connections.
+    ///
+    /// The ports come from [`free_port`], which lets go of them before the server binds
+    /// them: with tests running in parallel another process (a Mosquitto, another
+    /// server) sometimes takes one first, and the server exits with "Address already in
+    /// use". It is then started again on new ports, up to five times.
     pub fn start(extra: &[&str]) -> Self {
-        let mqtt: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let child = Command::new(server_binary())
-            .arg("--mqtt-listen")
-            .arg(mqtt.to_string())
-            .arg("--http-listen")
-            .arg(http.to_string())
-            .args(extra)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start realtime-server");
-        let server = Self { child, mqtt, http };
-        server.wait_ready(Duration::from_secs(20));
-        server
+        for _ in 0..5 {
+            let mqtt: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+            let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+            let child = Command::new(server_binary())
+                .arg("--mqtt-listen")
+                .arg(mqtt.to_string())
+                .arg("--http-listen")
+                .arg(http.to_string())
+                .args(extra)
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("start realtime-server");
+            let mut server = Self { child, mqtt, http };
+            if server.wait_ready(Duration::from_secs(20)) {
+                return server;
+            }
+        }
+        panic!("realtime-server exited before listening five times (ports taken?)");
     }
 
-    fn wait_ready(&self, limit: Duration) {
+    /// Whether the server listens within `limit` (panics if it neither listens nor
+    /// exits by then); `false` if it exited first.
+    fn wait_ready(&mut self, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             if std::net::TcpStream::connect(self.http).is_ok()
                 && std::net::TcpStream::connect(self.mqtt).is_ok()
             {
-                return;
+                return true;
+            }
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
