@@ -579,8 +579,7 @@ impl Broker {
         let moved = st.outbox.take_shared(false);
         forget_outbound(&session.client_id, &st, &moved, &mut ops);
         // An offline session with nothing left pending holds no queue storage.
-        st.outbox.release_idle();
-        st.subscriptions.release_idle();
+        st.release_idle();
         drop(st);
         self.redistribute(session.key, moved, now, &mut refs, &mut ops);
         self.schedule(session, timers);

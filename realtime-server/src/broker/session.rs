@@ -227,6 +227,13 @@ impl SessionState {
         }
     }
 
+    /// Lets go of the storage of empty queues and an empty subscription map (a
+    /// connection about to park, or a session going offline, calls this).
+    pub fn release_idle(&mut self) {
+        self.outbox.release_idle();
+        self.subscriptions.release_idle();
+    }
+
     /// Whether connection `conn_id` is (still) the one attached.
     pub fn is_attached(&self, conn_id: u64) -> bool {
         self.link.as_ref().is_some_and(|l| l.id == conn_id)

@@ -1126,9 +1126,7 @@ impl Protocol for MqttConnection {
         // Parkable means no acknowledgement waits: the queue's storage goes.
         self.pending_acks = None;
         if let Some(live) = &self.live {
-            let mut st = live.session.lock();
-            st.outbox.release_idle();
-            st.subscriptions.release_idle();
+            live.session.lock().release_idle();
         }
     }
 

@@ -601,9 +601,7 @@ fn bool_field(req: &Value, name: &str) -> Result<Option<bool>, Refusal> {
 
 impl WsApp for JsonClient {
     fn on_park(&mut self) {
-        let mut st = self.session.lock();
-        st.outbox.release_idle();
-        st.subscriptions.release_idle();
+        self.session.lock().release_idle();
     }
 
     fn log_names(&self) -> (&'static str, Option<&str>) {
