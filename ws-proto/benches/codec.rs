@@ -30,55 +30,17 @@ use std::hint::black_box;
 use std::io::Cursor;
 
 use bytes::BytesMut;
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tungstenite::protocol::{Role as TRole, WebSocket as TWebSocket, WebSocketConfig};
 use ws_proto::mask::{apply_mask, apply_mask_bytewise};
 use ws_proto::protocol::{Config, Message, Receiver, Role};
 use ws_proto::utf8::Utf8Validator;
 
+#[path = "../../bench/shared/thread_cpu.rs"]
+mod thread_cpu;
+use thread_cpu::ThreadCpuTime;
+
 const KEY: [u8; 4] = [0x12, 0x34, 0x56, 0x78];
-
-/// Criterion measurement: CPU time of the calling thread (both libraries run on it).
-struct ThreadCpuTime;
-
-#[allow(unsafe_code)]
-fn thread_cpu_time() -> std::time::Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec and CLOCK_THREAD_CPUTIME_ID is
-    // supported on Linux; the call writes nothing else.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-static WALL: WallTime = WallTime;
-
-impl Measurement for ThreadCpuTime {
-    type Intermediate = std::time::Duration;
-    type Value = std::time::Duration;
-    fn start(&self) -> Self::Intermediate {
-        thread_cpu_time()
-    }
-    fn end(&self, start: Self::Intermediate) -> Self::Value {
-        thread_cpu_time().saturating_sub(start)
-    }
-    fn add(&self, a: &Self::Value, b: &Self::Value) -> Self::Value {
-        *a + *b
-    }
-    fn zero(&self) -> Self::Value {
-        std::time::Duration::ZERO
-    }
-    fn to_f64(&self, v: &Self::Value) -> f64 {
-        v.as_nanos() as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        WALL.formatter()
-    }
-}
 
 type C = Criterion<ThreadCpuTime>;
 
