@@ -1,12 +1,6 @@
 //! MQTT 3.1.1 normative statements about data representation and CONNECT (chapters
 //! 1-2, §3.1), one test each (named after the id; see conformance/v3.1.1.tsv).
 //! MQTT 3.1 (`MQIsdp`) shares these rules.
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    unreachable_pub
-)]
 
 #[path = "common/wire.rs"]
 mod wire;

@@ -1,12 +1,6 @@
 //! MQTT 3.1.1 normative statements about PUBLISH to DISCONNECT, topics and
 //! streaming (§3.3-§3.14, chapters 4 and 6), one test each (named after the id;
 //! see conformance/v3.1.1.tsv).
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    unreachable_pub
-)]
 
 #[path = "common/wire.rs"]
 mod wire;

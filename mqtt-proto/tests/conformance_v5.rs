@@ -1,12 +1,6 @@
 //! MQTT 5.0 normative statements about data representation, topics and the
 //! streaming of packets (chapters 1, 2, 4, 6), one test each (named after the id;
 //! see conformance/v5.tsv), plus the unnumbered property rules of §2.2.2.
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    unreachable_pub
-)]
 
 #[path = "common/v5.rs"]
 mod v5;

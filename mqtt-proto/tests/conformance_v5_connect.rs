@@ -1,11 +1,5 @@
 //! MQTT 5.0 normative statements about CONNECT and CONNACK (§3.1, §3.2), one test
 //! each (named after the id; see conformance/v5.tsv).
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    unreachable_pub
-)]
 
 #[path = "common/v5.rs"]
 mod v5;

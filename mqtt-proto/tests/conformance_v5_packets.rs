@@ -1,11 +1,5 @@
 //! MQTT 5.0 normative statements about PUBLISH to AUTH (§3.3-§3.15), one test each
 //! (named after the id; see conformance/v5.tsv).
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    unreachable_pub
-)]
 
 #[path = "common/v5.rs"]
 mod v5;

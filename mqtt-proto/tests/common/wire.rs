@@ -1,6 +1,7 @@
 //! Hand-assembled packets for the conformance tests: bytes built field by field
 //! from the standards' figures, so that each test shows the wire form it checks.
-#![allow(dead_code)]
+// Test code: a panic is a failed test (clippy.toml allows this inside #[test] fns only).
+#![allow(dead_code, clippy::unwrap_used, clippy::panic, unreachable_pub)]
 
 use bytes::BytesMut;
 use mqtt_proto::*;
