@@ -19,6 +19,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+// The load generator's /proc reader (CPU seconds and RSS), shared rather than copied.
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../bench/realtime-bench/src/procstat.rs"]
+mod procstat;
+
 const CONNECTIONS: u64 = 64;
 /// Publishes in flight per connection (awaiting their PUBACK).
 const IN_FLIGHT: u64 = 16;
@@ -89,18 +94,7 @@ async fn connection(
 /// CPU time (user + system, all threads) of this process so far, in seconds
 /// (Linux `/proc/self/stat`; 0 elsewhere).
 fn cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
+    procstat::own().map_or(0.0, |s| s.cpu_s)
 }
 
 /// One run: (publishes/s, CPU µs per publish).

@@ -1,5 +1,8 @@
 //! The server's cost, read from `/proc/<pid>`: CPU seconds (user + system, all threads)
 //! and resident memory.
+//!
+//! Also included by `#[path]` into realtime-server's `store_throughput` example and
+//! bench/store-engines: it must stay std-only, without `crate::` paths.
 
 use std::io;
 
