@@ -11,6 +11,10 @@
 //!   cargo run --release -- fill ENGINE DIR N K       (internal) child that fills and "crashes"
 
 mod engines;
+// realtime-bench's /proc reader (CPU seconds and RSS), shared rather than copied.
+#[allow(dead_code)]
+#[path = "../../realtime-bench/src/procstat.rs"]
+mod procstat;
 
 use engines::{ENGINES, Op, Res};
 use std::path::Path;
@@ -76,12 +80,7 @@ fn write_bytes() -> u64 {
 
 /// CPU time (user + system, all threads) this process has used so far, in seconds.
 fn cpu_secs() -> f64 {
-    // Fields 14 and 15 of /proc/self/stat (after the parenthesised command name).
-    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (tick(11) + tick(12)) / 100.0
+    procstat::own().map_or(0.0, |s| s.cpu_s)
 }
 
 /// Disk space actually allocated under `p` (st_blocks, so sparse or preallocated
