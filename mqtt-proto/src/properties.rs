@@ -63,6 +63,13 @@ impl Dropped {
         reason_string: false,
         user_properties: false,
     };
+
+    /// Both may be left out: what every packet with a Reason String and User
+    /// Properties allows (the packets listed above).
+    pub(crate) const ALL: Self = Self {
+        reason_string: true,
+        user_properties: true,
+    };
 }
 
 /// A property value type: how it is read, sized and written.

@@ -1,7 +1,7 @@
 //! PUBACK, PUBREC, PUBREL and PUBCOMP (MQTT 5.0 §3.4-3.7, MQTT 3.1.1 §3.4-3.7).
 
 use super::{
-    Body, PacketId, invalid, invalid_property, put_reason_tail, read_packet_id, reason_tail_len,
+    Body, PacketId, checked_reason_tail_len, put_reason_tail, read_packet_id, read_reason,
 };
 use crate::error::{DecodeError, EncodeError, Rule};
 use crate::properties::{AckProperties, Dropped};
@@ -46,9 +46,12 @@ pub(super) fn decode(r: &mut Reader<'_>, t: PacketType) -> Result<PubResponse, D
     let packet_id = read_packet_id(r)?;
     let mut out = PubResponse::new(packet_id);
     if r.version().is_v5() && r.remaining() > 0 {
-        out.reason_code = ReasonCode::from_u8(r.u8()?)
-            .filter(|c| c.is_valid_for(t))
-            .ok_or_else(|| r.malformed(reason_rule(t), "reason code not valid for this packet"))?;
+        out.reason_code = read_reason(
+            r,
+            t,
+            reason_rule(t),
+            "reason code not valid for this packet",
+        )?;
         if r.remaining() > 0 {
             out.properties = AckProperties::decode_boxed(r)?;
         }
@@ -73,17 +76,13 @@ macro_rules! ack_body {
                 if !version.is_v5() {
                     return Ok(2);
                 }
-                if !p.reason_code.is_valid_for(Self::TYPE) {
-                    return Err(invalid::<Self>(
-                        reason_rule(Self::TYPE).v5,
-                        "reason code not valid for this packet",
-                    ));
-                }
-                let props = p
-                    .properties
-                    .body_len(dropped)
-                    .map_err(invalid_property::<Self>)?;
-                Ok(2 + reason_tail_len(p.reason_code, props))
+                let tail = checked_reason_tail_len::<Self>(
+                    p.reason_code,
+                    reason_rule(Self::TYPE).v5,
+                    "reason code not valid for this packet",
+                    p.properties.body_len(dropped),
+                )?;
+                Ok(2 + tail)
             }
 
             fn put_body(&self, version: ProtocolVersion, dropped: Dropped, buf: &mut Out<'_>) {
@@ -99,10 +98,7 @@ macro_rules! ack_body {
             }
 
             fn droppable(&self) -> Dropped {
-                Dropped {
-                    reason_string: true,
-                    user_properties: true,
-                }
+                Dropped::ALL
             }
         }
     };

@@ -1,6 +1,6 @@
 //! AUTH (MQTT 5.0 §3.15; not part of 3.1.1).
 
-use super::{Body, invalid, invalid_property, put_reason_tail, reason_tail_len};
+use super::{Body, checked_reason_tail_len, put_reason_tail, read_reason};
 use crate::error::{DecodeError, EncodeError, Rule};
 use crate::properties::{AuthProperties, Dropped};
 use crate::property_box::PropertyBox;
@@ -24,9 +24,12 @@ const AUTH_DATA_WITHOUT_METHOD: Rule = Rule::v5("MQTT-5.0 §3.15.2.2.3");
 pub(super) fn decode(r: &mut Reader<'_>) -> Result<Auth, DecodeError> {
     let mut out = Auth::default();
     if r.remaining() > 0 {
-        out.reason_code = ReasonCode::from_u8(r.u8()?)
-            .filter(|c| c.is_valid_for(PacketType::Auth))
-            .ok_or_else(|| r.malformed(AUTH_REASON, "not an Authenticate Reason Code"))?;
+        out.reason_code = read_reason(
+            r,
+            PacketType::Auth,
+            AUTH_REASON,
+            "not an Authenticate Reason Code",
+        )?;
         if r.remaining() > 0 {
             out.properties = AuthProperties::decode_boxed(r)?;
             if out.properties.authentication_data.is_some()
@@ -46,17 +49,12 @@ impl Body for Auth {
     const TYPE: PacketType = PacketType::Auth;
 
     fn body_len(&self, _: ProtocolVersion, dropped: Dropped) -> Result<usize, EncodeError> {
-        if !self.reason_code.is_valid_for(PacketType::Auth) {
-            return Err(invalid::<Self>(
-                AUTH_REASON.v5,
-                "not an Authenticate Reason Code",
-            ));
-        }
-        let props = self
-            .properties
-            .body_len(dropped)
-            .map_err(invalid_property::<Self>)?;
-        Ok(reason_tail_len(self.reason_code, props))
+        checked_reason_tail_len::<Self>(
+            self.reason_code,
+            AUTH_REASON.v5,
+            "not an Authenticate Reason Code",
+            self.properties.body_len(dropped),
+        )
     }
 
     fn put_body(&self, _: ProtocolVersion, dropped: Dropped, buf: &mut Out<'_>) {
@@ -67,9 +65,6 @@ impl Body for Auth {
     }
 
     fn droppable(&self) -> Dropped {
-        Dropped {
-            reason_string: true,
-            user_properties: true,
-        }
+        Dropped::ALL
     }
 }

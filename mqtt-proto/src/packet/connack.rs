@@ -135,9 +135,6 @@ impl Body for ConnAck {
     }
 
     fn droppable(&self) -> Dropped {
-        Dropped {
-            reason_string: true,
-            user_properties: true,
-        }
+        Dropped::ALL
     }
 }

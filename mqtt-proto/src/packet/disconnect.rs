@@ -1,6 +1,6 @@
 //! DISCONNECT (MQTT 5.0 §3.14, MQTT 3.1.1 §3.14).
 
-use super::{Body, invalid, invalid_property, put_reason_tail, reason_tail_len};
+use super::{Body, checked_reason_tail_len, put_reason_tail, read_reason};
 use crate::error::{DecodeError, EncodeError, Rule};
 use crate::properties::{DisconnectProperties, Dropped};
 use crate::property_box::PropertyBox;
@@ -37,9 +37,12 @@ const DISCONNECT_REASON: Rule = Rule::v5("MQTT-3.14.2-1");
 pub(super) fn decode(r: &mut Reader<'_>) -> Result<Disconnect, DecodeError> {
     let mut out = Disconnect::default();
     if r.version().is_v5() && r.remaining() > 0 {
-        out.reason_code = ReasonCode::from_u8(r.u8()?)
-            .filter(|c| c.is_valid_for(PacketType::Disconnect))
-            .ok_or_else(|| r.malformed(DISCONNECT_REASON, "not a Disconnect Reason Code"))?;
+        out.reason_code = read_reason(
+            r,
+            PacketType::Disconnect,
+            DISCONNECT_REASON,
+            "not a Disconnect Reason Code",
+        )?;
         if r.remaining() > 0 {
             out.properties = DisconnectProperties::decode_boxed(r)?;
         }
@@ -54,17 +57,12 @@ impl Body for Disconnect {
         if !version.is_v5() {
             return Ok(0);
         }
-        if !self.reason_code.is_valid_for(PacketType::Disconnect) {
-            return Err(invalid::<Self>(
-                DISCONNECT_REASON.v5,
-                "not a Disconnect Reason Code",
-            ));
-        }
-        let props = self
-            .properties
-            .body_len(dropped)
-            .map_err(invalid_property::<Self>)?;
-        Ok(reason_tail_len(self.reason_code, props))
+        checked_reason_tail_len::<Self>(
+            self.reason_code,
+            DISCONNECT_REASON.v5,
+            "not a Disconnect Reason Code",
+            self.properties.body_len(dropped),
+        )
     }
 
     fn put_body(&self, version: ProtocolVersion, dropped: Dropped, buf: &mut Out<'_>) {
@@ -78,9 +76,6 @@ impl Body for Disconnect {
     }
 
     fn droppable(&self) -> Dropped {
-        Dropped {
-            reason_string: true,
-            user_properties: true,
-        }
+        Dropped::ALL
     }
 }

@@ -280,6 +280,20 @@ pub(crate) fn read_packet_id(r: &mut Reader<'_>) -> Result<PacketId, DecodeError
     PacketId::new(id).ok_or_else(|| r.protocol(PACKET_ID_ZERO, "Packet Identifier 0"))
 }
 
+/// Reads a reason code that must be one packet type `t` may carry: otherwise a
+/// Malformed Packet citing `rule`.
+#[inline]
+pub(crate) fn read_reason(
+    r: &mut Reader<'_>,
+    t: PacketType,
+    rule: Rule,
+    message: &'static str,
+) -> Result<ReasonCode, DecodeError> {
+    ReasonCode::from_u8(r.u8()?)
+        .filter(|c| c.is_valid_for(t))
+        .ok_or_else(|| r.malformed(rule, message))
+}
+
 /// The encoding of one packet body: what each packet type implements.
 pub(crate) trait Body {
     /// The packet type.
@@ -587,6 +601,21 @@ pub(crate) fn reason_tail_len(code: ReasonCode, props: usize) -> usize {
     } else {
         usize::from(code != ReasonCode::Success)
     }
+}
+
+/// [`reason_tail_len`] for packet `T` once `code` is known to be one `T` may carry
+/// (otherwise the error `rule`, `message`) and its properties to encode (`props`:
+/// their size without the Property Length).
+pub(crate) fn checked_reason_tail_len<T: Body>(
+    code: ReasonCode,
+    rule: &'static str,
+    message: &'static str,
+    props: Result<usize, &'static str>,
+) -> Result<usize, EncodeError> {
+    if !code.is_valid_for(T::TYPE) {
+        return Err(invalid::<T>(rule, message));
+    }
+    Ok(reason_tail_len(code, props.map_err(invalid_property::<T>)?))
 }
 
 /// Writes the tail sized by [`reason_tail_len`]; `put_props` writes the Property
