@@ -3,7 +3,7 @@
 use super::{Body, PacketId, invalid, invalid_property, read_packet_id};
 use crate::error::{DecodeError, EncodeError, Rule};
 use crate::properties::{AckProperties, Dropped, SubscribeProperties, with_length};
-use crate::property_box::PropertyBox;
+use crate::property_box::{PropertyBox, PropertySet};
 use crate::reader::Reader;
 use crate::utf8::Utf8Bytes;
 use crate::writer::{Out, field_len, put_field};
@@ -103,14 +103,38 @@ pub(super) fn check_filter(r: &Reader<'_>, filter: &str) -> Result<bool, DecodeE
     Ok(false)
 }
 
-pub(super) fn decode(r: &mut Reader<'_>) -> Result<Subscribe, DecodeError> {
+/// Reads the Packet Identifier and, in 5.0, the properties (with `decode`) that
+/// open SUBSCRIBE, SUBACK and UNSUBSCRIBE.
+#[inline]
+pub(super) fn read_id_and_properties<P: PropertySet>(
+    r: &mut Reader<'_>,
+    decode: fn(&mut Reader<'_>) -> Result<PropertyBox<P>, DecodeError>,
+) -> Result<(PacketId, PropertyBox<P>), DecodeError> {
     let packet_id = read_packet_id(r)?;
-    let v5 = r.version().is_v5();
-    let properties = if v5 {
-        SubscribeProperties::decode_boxed(r)?
+    let properties = if r.version().is_v5() {
+        decode(r)?
     } else {
         PropertyBox::default()
     };
+    Ok((packet_id, properties))
+}
+
+/// The size of the Packet Identifier and, in 5.0, of the properties (`props`: their
+/// size without the Property Length) that open SUBSCRIBE, SUBACK and UNSUBSCRIBE.
+#[inline]
+pub(super) fn id_and_properties_len<T: Body>(
+    version: ProtocolVersion,
+    props: impl FnOnce() -> Result<usize, &'static str>,
+) -> Result<usize, EncodeError> {
+    if !version.is_v5() {
+        return Ok(2);
+    }
+    Ok(2 + with_length(props().map_err(invalid_property::<T>)?))
+}
+
+pub(super) fn decode(r: &mut Reader<'_>) -> Result<Subscribe, DecodeError> {
+    let (packet_id, properties) = read_id_and_properties(r, SubscribeProperties::decode_boxed)?;
+    let v5 = r.version().is_v5();
     if r.remaining() == 0 {
         return Err(r.protocol(NO_SUBSCRIPTION, "SUBSCRIBE without a Topic Filter"));
     }
@@ -155,13 +179,8 @@ pub(super) fn decode(r: &mut Reader<'_>) -> Result<Subscribe, DecodeError> {
 }
 
 pub(super) fn decode_suback(r: &mut Reader<'_>) -> Result<SubAck, DecodeError> {
-    let packet_id = read_packet_id(r)?;
+    let (packet_id, properties) = read_id_and_properties(r, AckProperties::decode_boxed)?;
     let v5 = r.version().is_v5();
-    let properties = if v5 {
-        AckProperties::decode_boxed(r)?
-    } else {
-        PropertyBox::default()
-    };
     if r.remaining() == 0 {
         return Err(r.protocol(SUBACK_EMPTY, "SUBACK without a reason code"));
     }
@@ -209,14 +228,8 @@ impl Body for Subscribe {
                 "no subscription",
             ));
         }
-        let mut len = 2;
-        if version.is_v5() {
-            len += with_length(
-                self.properties
-                    .body_len(Dropped::NONE)
-                    .map_err(invalid_property::<Self>)?,
-            );
-        }
+        let mut len =
+            id_and_properties_len::<Self>(version, || self.properties.body_len(Dropped::NONE))?;
         for s in &self.subscriptions {
             len += 1 + field_len(s.filter.as_bytes()).ok_or_else(|| {
                 invalid::<Self>("MQTT-4.7.3-3", "filter longer than 65,535 bytes")
@@ -251,25 +264,19 @@ impl Body for SubAck {
     const TYPE: PacketType = PacketType::SubAck;
 
     fn body_len(&self, version: ProtocolVersion, dropped: Dropped) -> Result<usize, EncodeError> {
-        let mut len = 2 + self.reason_codes.len();
-        if version.is_v5() {
-            if let Some(_bad) = self
+        if version.is_v5()
+            && self
                 .reason_codes
                 .iter()
-                .find(|c| !c.is_valid_for(PacketType::SubAck))
-            {
-                return Err(invalid::<Self>(
-                    SUBACK_CODE.v5,
-                    "not a Subscribe Reason Code",
-                ));
-            }
-            len += with_length(
-                self.properties
-                    .body_len(dropped)
-                    .map_err(invalid_property::<Self>)?,
-            );
+                .any(|c| !c.is_valid_for(PacketType::SubAck))
+        {
+            return Err(invalid::<Self>(
+                SUBACK_CODE.v5,
+                "not a Subscribe Reason Code",
+            ));
         }
-        Ok(len)
+        let head = id_and_properties_len::<Self>(version, || self.properties.body_len(dropped))?;
+        Ok(head + self.reason_codes.len())
     }
 
     fn put_body(&self, version: ProtocolVersion, dropped: Dropped, buf: &mut Out<'_>) {
@@ -288,9 +295,6 @@ impl Body for SubAck {
     }
 
     fn droppable(&self) -> Dropped {
-        Dropped {
-            reason_string: true,
-            user_properties: true,
-        }
+        Dropped::ALL
     }
 }

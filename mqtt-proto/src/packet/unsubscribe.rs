@@ -1,7 +1,7 @@
 //! UNSUBSCRIBE and UNSUBACK (MQTT 5.0 §3.10-3.11, MQTT 3.1.1 §3.10-3.11).
 
-use super::subscribe::check_filter;
-use super::{Body, PacketId, invalid, invalid_property, read_packet_id};
+use super::subscribe::{check_filter, id_and_properties_len, read_id_and_properties};
+use super::{Body, PacketId, invalid, invalid_property, read_packet_id, read_reason};
 use crate::error::{DecodeError, EncodeError, Rule};
 use crate::properties::{AckProperties, Dropped, UnsubscribeProperties, with_length};
 use crate::property_box::PropertyBox;
@@ -37,12 +37,7 @@ const FILTER_UTF8: Rule = Rule::new("MQTT-3.10.3-1", "MQTT-3.10.3-1");
 const UNSUBACK_CODE: Rule = Rule::v5("MQTT-3.11.3-2");
 
 pub(super) fn decode(r: &mut Reader<'_>) -> Result<Unsubscribe, DecodeError> {
-    let packet_id = read_packet_id(r)?;
-    let properties = if r.version().is_v5() {
-        UnsubscribeProperties::decode_boxed(r)?
-    } else {
-        PropertyBox::default()
-    };
+    let (packet_id, properties) = read_id_and_properties(r, UnsubscribeProperties::decode_boxed)?;
     if r.remaining() == 0 {
         return Err(r.protocol(NO_FILTER, "UNSUBSCRIBE without a Topic Filter"));
     }
@@ -70,9 +65,12 @@ pub(super) fn decode_unsuback(r: &mut Reader<'_>) -> Result<UnsubAck, DecodeErro
         out.properties = AckProperties::decode_boxed(r)?;
         out.reason_codes.reserve(r.remaining());
         while r.remaining() > 0 {
-            let code = ReasonCode::from_u8(r.u8()?)
-                .filter(|c| c.is_valid_for(PacketType::UnsubAck))
-                .ok_or_else(|| r.malformed(UNSUBACK_CODE, "not an Unsubscribe Reason Code"))?;
+            let code = read_reason(
+                r,
+                PacketType::UnsubAck,
+                UNSUBACK_CODE,
+                "not an Unsubscribe Reason Code",
+            )?;
             out.reason_codes.push(code);
         }
     }
@@ -86,14 +84,8 @@ impl Body for Unsubscribe {
         if self.filters.is_empty() {
             return Err(invalid::<Self>(NO_FILTER.v5, "no Topic Filter"));
         }
-        let mut len = 2;
-        if version.is_v5() {
-            len += with_length(
-                self.properties
-                    .body_len(Dropped::NONE)
-                    .map_err(invalid_property::<Self>)?,
-            );
-        }
+        let mut len =
+            id_and_properties_len::<Self>(version, || self.properties.body_len(Dropped::NONE))?;
         for f in &self.filters {
             len += field_len(f.as_bytes()).ok_or_else(|| {
                 invalid::<Self>("MQTT-4.7.3-3", "filter longer than 65,535 bytes")
@@ -150,9 +142,6 @@ impl Body for UnsubAck {
     }
 
     fn droppable(&self) -> Dropped {
-        Dropped {
-            reason_string: true,
-            user_properties: true,
-        }
+        Dropped::ALL
     }
 }
