@@ -8,19 +8,18 @@
 //! ```
 
 use tokio::net::TcpStream;
+use ws_proto::Message;
 use ws_proto::deflate::DeflateConfig;
 use ws_proto::handshake::client::ClientConfig;
 use ws_proto::tokio::{WebSocket, WsError};
-use ws_proto::{Config, Message};
+
+mod common;
+use common::{echo, large_messages};
 
 fn config() -> ClientConfig {
     ClientConfig {
         deflate: Some(DeflateConfig::default()),
-        connection: Config {
-            max_frame_size: 64 << 20,
-            max_message_size: 64 << 20,
-            ..Config::default()
-        },
+        connection: large_messages(),
         ..ClientConfig::default()
     }
 }
@@ -29,21 +28,6 @@ async fn open(host: &str, target: &str) -> Result<WebSocket<TcpStream>, WsError>
     let tcp = TcpStream::connect(host).await?;
     let _ = tcp.set_nodelay(true);
     Ok(WebSocket::connect(tcp, host, target, &config()).await?.0)
-}
-
-/// Echoes until the server closes; errors end the case (the server judges it).
-async fn echo(mut ws: WebSocket<TcpStream>) {
-    while let Some(message) = ws.recv().await {
-        match message {
-            Ok(m @ (Message::Text(_) | Message::Binary(_))) => {
-                if ws.send(m).await.is_err() {
-                    break;
-                }
-            }
-            Ok(_) => {}
-            Err(_) => break,
-        }
-    }
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -70,7 +54,7 @@ async fn main() -> Result<(), WsError> {
     eprintln!("autobahn-client: {count} cases");
     for case in 1..=count {
         match open(&host, &format!("/runCase?case={case}&agent={agent}")).await {
-            Ok(ws) => echo(ws).await,
+            Ok(mut ws) => echo(&mut ws).await,
             Err(e) => eprintln!("case {case}: {e}"),
         }
     }

@@ -12,7 +12,9 @@ use tokio::net::TcpListener;
 use ws_proto::deflate::DeflateConfig;
 use ws_proto::handshake::server::ServerConfig;
 use ws_proto::tokio::WebSocket;
-use ws_proto::{Config, Message};
+
+mod common;
+use common::{echo, large_messages};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -23,11 +25,7 @@ async fn main() -> std::io::Result<()> {
     eprintln!("echo-server listening on ws://{}", listener.local_addr()?);
     let config = Arc::new(ServerConfig {
         deflate: Some(DeflateConfig::default()),
-        connection: Config {
-            max_frame_size: 64 << 20,
-            max_message_size: 64 << 20,
-            ..Config::default()
-        },
+        connection: large_messages(),
         ..ServerConfig::default()
     });
     loop {
@@ -38,17 +36,7 @@ async fn main() -> std::io::Result<()> {
             let Ok(mut ws) = WebSocket::accept(tcp, &config).await else {
                 return;
             };
-            while let Some(message) = ws.recv().await {
-                match message {
-                    Ok(m @ (Message::Text(_) | Message::Binary(_))) => {
-                        if ws.send(m).await.is_err() {
-                            break;
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(_) => break,
-                }
-            }
+            echo(&mut ws).await;
         });
     }
 }
