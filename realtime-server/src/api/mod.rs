@@ -291,40 +291,28 @@ pub async fn handle<S: Driven>(
     let route = path.strip_prefix("/api/v1").unwrap_or("");
     let segments: Vec<&str> = route.split('/').skip(1).collect();
     let method = head.method.as_str();
+    // Called by the routes that take a body, and only once.
+    let take_body = || {
+        read_body(
+            &mut stream,
+            &head,
+            leftover,
+            api.max_body_bytes,
+            body_timeout,
+        )
+    };
     let answer = match (method, segments.as_slice()) {
         ("POST", ["publish"]) | ("POST", ["publish", "batch"]) => {
-            match read_body(
-                &mut stream,
-                &head,
-                leftover,
-                api.max_body_bytes,
-                body_timeout,
-            )
-            .await
-            {
-                Ok(body) => {
-                    let batch = segments.len() == 2;
-                    publish::handle(&broker, api, &body, batch)
-                }
-                Err(e) => Err(e),
-            }
+            let batch = segments.len() == 2;
+            take_body()
+                .await
+                .and_then(|body| publish::handle(&broker, api, &body, batch))
         }
         ("GET", ["clients"]) => resources::list_clients(&broker),
         ("GET", ["clients", id]) => resources::get_client(&broker, id),
-        ("POST", ["clients", id, "disconnect"]) => {
-            match read_body(
-                &mut stream,
-                &head,
-                leftover,
-                api.max_body_bytes,
-                body_timeout,
-            )
+        ("POST", ["clients", id, "disconnect"]) => take_body()
             .await
-            {
-                Ok(body) => resources::disconnect_client(&broker, id, &body),
-                Err(e) => Err(e),
-            }
-        }
+            .and_then(|body| resources::disconnect_client(&broker, id, &body)),
         ("GET", ["retained"]) => resources::list_retained(&broker, &head),
         ("DELETE", ["retained"]) => resources::delete_retained(&broker, &head),
         ("GET", ["sessions", id]) => resources::get_session(&broker, id),
