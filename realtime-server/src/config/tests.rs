@@ -228,18 +228,22 @@ fn certificates_alone_enable_mqtt_tls_on_8883() {
     std::fs::write(&crt, cert.pem()).unwrap();
     std::fs::write(&pem, key.serialize_pem()).unwrap();
     let (crt, pem) = (crt.to_str().unwrap(), pem.to_str().unwrap());
-    let c = Cli::parse_from([
-        "realtime-server",
-        "--mqtt-listen",
-        "127.0.0.2:1883",
-        "--tls-cert",
-        crt,
-        "--tls-key",
-        pem,
-    ])
-    .overrides
-    .resolve()
-    .unwrap();
+    // The certificates with one listener given by `flag`.
+    let with_listener = |flag: &str, addr: &str| {
+        Cli::parse_from([
+            "realtime-server",
+            flag,
+            addr,
+            "--tls-cert",
+            crt,
+            "--tls-key",
+            pem,
+        ])
+        .overrides
+        .resolve()
+        .unwrap()
+    };
+    let c = with_listener("--mqtt-listen", "127.0.0.2:1883");
     let tls = c.listeners.mqtt_tls.unwrap();
     assert_eq!(tls.bind.to_string(), "127.0.0.2:8883");
     assert_eq!(
@@ -247,18 +251,7 @@ fn certificates_alone_enable_mqtt_tls_on_8883() {
         (Some(crt), Some(pem))
     );
     assert!(c.listeners.https.is_none());
-    let c = Cli::parse_from([
-        "realtime-server",
-        "--https-listen",
-        "127.0.0.1:9443",
-        "--tls-cert",
-        crt,
-        "--tls-key",
-        pem,
-    ])
-    .overrides
-    .resolve()
-    .unwrap();
+    let c = with_listener("--https-listen", "127.0.0.1:9443");
     assert!(
         c.listeners.mqtt_tls.is_none(),
         "an explicit TLS listener only"
