@@ -80,6 +80,14 @@ fn passwd(file: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `passwd FILE USER --password PASSWORD` (with few PBKDF2 iterations, for speed).
+fn set_password(file: &Path, user: &str, password: &str) -> std::process::Output {
+    passwd(
+        file,
+        &[user, "--password", password, "--iterations", "4096"],
+    )
+}
+
 /// `passwd` adds, updates and deletes users like mosquitto_passwd; the file is
 /// private (0600); a password can come from stdin.
 #[test]
@@ -87,14 +95,7 @@ fn passwd_adds_updates_and_deletes() {
     use realtime_server::auth::PasswordFile;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("passwd");
-    assert!(
-        passwd(
-            &file,
-            &["alice", "--password", "one", "--iterations", "4096"]
-        )
-        .status
-        .success()
-    );
+    assert!(set_password(&file, "alice", "one").status.success());
     let mut child = Command::new(BIN)
         .arg("passwd")
         .arg(&file)
@@ -113,10 +114,7 @@ fn passwd_adds_updates_and_deletes() {
     let parsed = PasswordFile::parse(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert!(parsed.get("alice").unwrap().verify(b"one"));
     assert!(parsed.get("bob").unwrap().verify(b"from-stdin"));
-    let out = passwd(
-        &file,
-        &["alice", "--password", "two", "--iterations", "4096"],
-    );
+    let out = set_password(&file, "alice", "two");
     assert!(String::from_utf8_lossy(&out.stdout).contains("updated"));
     assert!(passwd(&file, &["bob", "--delete"]).status.success());
     assert!(
@@ -271,14 +269,7 @@ impl Client {
 fn sighup_reloads_the_password_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("passwd");
-    assert!(
-        passwd(
-            &file,
-            &["alice", "--password", "old", "--iterations", "4096"]
-        )
-        .status
-        .success()
-    );
+    assert!(set_password(&file, "alice", "old").status.success());
     let server = Server::start(&[
         "--password-file",
         file.to_str().unwrap(),
@@ -287,14 +278,7 @@ fn sighup_reloads_the_password_file() {
     ]);
     let (mut before, code) = Client::connect(server.mqtt, Some(("alice", "old")));
     assert_eq!(code, ReasonCode::Success);
-    assert!(
-        passwd(
-            &file,
-            &["alice", "--password", "new", "--iterations", "4096"]
-        )
-        .status
-        .success()
-    );
+    assert!(set_password(&file, "alice", "new").status.success());
     assert_eq!(
         Client::connect(server.mqtt, Some(("alice", "new"))).1,
         ReasonCode::BadUserNameOrPassword,
