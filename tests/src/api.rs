@@ -92,6 +92,11 @@ pub async fn get(addr: SocketAddr, path: &str) -> Answer {
     request(addr, "GET", path, Some(TOKEN), None).await
 }
 
+/// `DELETE path` with the test token.
+pub async fn delete(addr: SocketAddr, path: &str) -> Answer {
+    request(addr, "DELETE", path, Some(TOKEN), None).await
+}
+
 /// One request the receiver got.
 #[derive(Debug, Clone)]
 pub struct Received {

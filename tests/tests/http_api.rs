@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use mqtt_proto::{Decoder, Packet, ProtocolVersion, QoS, ReasonCode};
-use realtime_tests::api::{TOKEN, get, post, raw_request, request};
+use realtime_tests::api::{TOKEN, delete, get, post, raw_request, request};
 use realtime_tests::mqtt::{TestClient, connect_packet};
 use realtime_tests::ws::{connect, expect_close, recv, recv_json, send_json};
 use realtime_tests::{InProcessServer, loopback_config, workspace_root};
@@ -664,23 +664,9 @@ async fn clients_retained_and_sessions() {
         .collect();
     assert_eq!(topics, ["r/1", "r/2"]);
     assert_eq!(a.json["retained"][0]["payload"], "r/1");
-    let a = request(
-        s.http,
-        "DELETE",
-        "/api/v1/retained?topic=r/1",
-        Some(TOKEN),
-        None,
-    )
-    .await;
+    let a = delete(s.http, "/api/v1/retained?topic=r/1").await;
     assert_eq!(a.status, 204);
-    let a = request(
-        s.http,
-        "DELETE",
-        "/api/v1/retained?topic=r/1",
-        Some(TOKEN),
-        None,
-    )
-    .await;
+    let a = delete(s.http, "/api/v1/retained?topic=r/1").await;
     assert_eq!(a.status, 404);
     let a = get(s.http, "/api/v1/retained?filter=a/%2B/%2B/b/%23/c").await;
     assert_eq!(
@@ -705,14 +691,7 @@ async fn clients_retained_and_sessions() {
         (Some(true), Some(3600))
     );
     assert_eq!(a.json["subscriptions"][0]["filter"], "keep/#");
-    let a = request(
-        s.http,
-        "DELETE",
-        "/api/v1/sessions/keeper",
-        Some(TOKEN),
-        None,
-    )
-    .await;
+    let a = delete(s.http, "/api/v1/sessions/keeper").await;
     assert_eq!(
         (a.status, a.json["error"].as_str()),
         (409, Some("client_connected"))
@@ -730,14 +709,7 @@ async fn clients_retained_and_sessions() {
         (a.json["online"].as_bool(), a.json["queued"].as_u64()),
         (Some(false), Some(1))
     );
-    let a = request(
-        s.http,
-        "DELETE",
-        "/api/v1/sessions/keeper",
-        Some(TOKEN),
-        None,
-    )
-    .await;
+    let a = delete(s.http, "/api/v1/sessions/keeper").await;
     assert_eq!(a.status, 204);
     assert!(s.broker.session("keeper").is_none());
     let a = get(s.http, "/api/v1/sessions/keeper").await;
