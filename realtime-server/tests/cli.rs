@@ -27,15 +27,20 @@ fn example() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/realtime-server.example.toml")
 }
 
+/// `realtime-server check-config FILE`.
+fn check_config(file: &Path) -> std::process::Output {
+    Command::new(BIN)
+        .arg("check-config")
+        .arg(file)
+        .output()
+        .unwrap()
+}
+
 /// The example configuration passes `check-config`, which prints the effective
 /// configuration; a bad file fails (exit 2) naming the line and the key.
 #[test]
 fn check_config_accepts_the_example_and_locates_errors() {
-    let out = Command::new(BIN)
-        .arg("check-config")
-        .arg(example())
-        .output()
-        .unwrap();
+    let out = check_config(&example());
     assert!(
         out.status.success(),
         "{}",
@@ -49,20 +54,12 @@ fn check_config_accepts_the_example_and_locates_errors() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[broker]\nmax_qos = 1\nmax_inflight = -4\n").unwrap();
-    let out = Command::new(BIN)
-        .arg("check-config")
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let out = check_config(&bad);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("line 3"), "{err}");
     std::fs::write(&bad, "[store]\ndurability = \"sync\"\n").unwrap();
-    let out = Command::new(BIN)
-        .arg("check-config")
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let out = check_config(&bad);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8(out.stderr)
