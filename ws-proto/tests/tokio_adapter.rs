@@ -1,11 +1,5 @@
 //! The tokio adapter over in-memory duplex streams and loopback TCP.
 #![cfg(feature = "tokio")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::future::Future;
 use std::pin::pin;
