@@ -7,31 +7,14 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use mqtt_proto::topic;
 
+#[path = "../../mqtt-proto/src/topic/reference.rs"]
+mod reference;
+use reference::naive_matches;
+
 #[derive(Debug, Arbitrary)]
 struct Input {
     filter: String,
     name: String,
-}
-
-/// The reference: level lists compared recursively.
-fn reference(filter: &[&str], name: &[&str]) -> bool {
-    match (filter.split_first(), name.split_first()) {
-        (Some((&"#", _)), _) => true,
-        (Some((&"+", f)), Some((_, n))) => reference(f, n),
-        (Some((fl, f)), Some((nl, n))) => fl == nl && reference(f, n),
-        (None, None) => true,
-        _ => false,
-    }
-}
-
-fn naive_matches(filter: &str, name: &str) -> bool {
-    // MQTT-4.7.2-1: no leading wildcard matches a `$` topic.
-    if name.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
-        return false;
-    }
-    let f: Vec<&str> = filter.split('/').collect();
-    let n: Vec<&str> = name.split('/').collect();
-    reference(&f, &n)
 }
 
 fuzz_target!(|input: Input| {
