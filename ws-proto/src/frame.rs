@@ -303,6 +303,11 @@ impl OutFrame {
         &self.payload
     }
 
+    /// The payload bytes, taken out of the frame (after its header has been written).
+    pub fn into_payload(self) -> Bytes {
+        self.payload
+    }
+
     /// Header plus payload length.
     pub fn len(&self) -> usize {
         self.header().len() + self.payload.len()

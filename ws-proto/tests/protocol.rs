@@ -183,6 +183,56 @@ fn rfc6455_5_3_masking_per_role() {
     assert_eq!(rx.read(&mut buf).unwrap(), Some(Message::text("x")));
 }
 
+/// `encode_owned` (the payload moves into the frame) writes exactly what `encode` writes,
+/// for every kind of message, and keeps the same rules: RFC 6455 §5.5 (control payload
+/// ≤ 125 bytes) and §5.5.1 (nothing after Close).
+#[test]
+fn encode_owned_writes_what_encode_writes() {
+    let messages = [
+        Message::text("héllo"),
+        Message::binary(vec![7u8; 70_000]),
+        Message::Ping("p".into()),
+        Message::Pong("".into()),
+        Message::Close(Some(CloseFrame::new(CloseCode::NORMAL, "bye"))),
+    ];
+    for role in [Role::Server, Role::Client] {
+        let (mut by_ref, mut by_value) = (Sender::new(role, None), Sender::new(role, None));
+        for m in &messages {
+            let (a, b) = (
+                by_ref.encode(m).unwrap(),
+                by_value.encode_owned(m.clone()).unwrap(),
+            );
+            assert_eq!(a.header().len(), b.header().len(), "{m:?}");
+            if role == Role::Server {
+                assert_eq!(
+                    (a.header(), a.payload()),
+                    (b.header(), b.payload()),
+                    "{m:?}"
+                );
+            }
+            let peer = if role == Role::Server {
+                Role::Client
+            } else {
+                Role::Server
+            };
+            let mut rx = Receiver::new(peer, Config::default(), None);
+            let mut buf = BytesMut::new();
+            b.write_to(&mut buf);
+            let got = rx.read(&mut buf).unwrap();
+            if !matches!(m, Message::Close(_)) {
+                assert_eq!(got.as_ref(), Some(m));
+            }
+        }
+        // After the Close, neither sends.
+        assert!(by_value.encode_owned(Message::text("late")).is_err());
+    }
+    let mut tx = Sender::new(Role::Server, None);
+    assert!(
+        tx.encode_owned(Message::Ping(vec![0u8; 126].into()))
+            .is_err()
+    );
+}
+
 /// RFC 6455 §5.4: a message sent in fragments arrives whole; fragment order is enforced.
 #[test]
 fn rfc6455_5_4_sending_fragments() {

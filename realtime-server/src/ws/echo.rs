@@ -14,7 +14,7 @@ pub struct Echo;
 
 impl WsApp for Echo {
     fn on_message(&mut self, message: Message, ws: &mut WsOut<'_>, _now: Instant) -> Status {
-        match ws.send(&message) {
+        match ws.send(message) {
             Ok(()) => Status::Open,
             Err(_) => Status::Close,
         }

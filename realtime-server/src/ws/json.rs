@@ -170,7 +170,7 @@ impl JsonClient {
 
     fn send_json(ws: &mut WsOut<'_>, value: &Value) {
         let text = value.to_string();
-        if let Err(err) = ws.send(&Message::text(text)) {
+        if let Err(err) = ws.send(Message::text(text)) {
             tracing::debug!(%err, "/ws: message after close dropped");
         }
     }
@@ -495,7 +495,7 @@ impl JsonClient {
             frame.put_slice(m.topic.as_bytes());
             frame.put_slice(&m.payload);
             self.broker.metrics.bytes_sent.add(frame.len() as u64);
-            if ws.send(&Message::Binary(frame.freeze())).is_err() {
+            if ws.send(Message::Binary(frame.freeze())).is_err() {
                 tracing::debug!("/ws: delivery after close dropped");
             }
             return;
@@ -543,7 +543,7 @@ impl JsonClient {
         }
         let text = Value::Object(obj).to_string();
         self.broker.metrics.bytes_sent.add(text.len() as u64);
-        if ws.send(&Message::text(text)).is_err() {
+        if ws.send(Message::text(text)).is_err() {
             tracing::debug!("/ws: delivery after close dropped");
         }
     }

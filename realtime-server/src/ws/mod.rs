@@ -54,9 +54,8 @@ pub struct WsOut<'a> {
 impl WsOut<'_> {
     /// Encodes and queues a message (compressed if negotiated). Fails once the
     /// connection is closing.
-    pub fn send(&mut self, message: &Message) -> Result<(), ws_proto::Error> {
-        let frame = self.ws.send(message)?;
-        push_frame(self.out, &frame);
+    pub fn send(&mut self, message: Message) -> Result<(), ws_proto::Error> {
+        push_frame(self.out, self.ws.send_owned(message)?);
         Ok(())
     }
 
@@ -68,17 +67,18 @@ impl WsOut<'_> {
         message: &Message,
     ) -> Result<(), ws_proto::Error> {
         if self.ws.sender().check_shared_frame().is_ok() {
-            push_frame(self.out, frame);
+            self.out.put_slice(frame.header());
+            self.out.put_shared(frame.payload());
             Ok(())
         } else {
-            self.send(message)
+            self.send(message.clone())
         }
     }
 
     /// Starts the closing handshake.
     pub fn close(&mut self, code: CloseCode, reason: &str) {
         if let Ok(frame) = self.ws.close(code, reason) {
-            push_frame(self.out, &frame);
+            push_frame(self.out, frame);
         }
     }
 
@@ -88,9 +88,11 @@ impl WsOut<'_> {
     }
 }
 
-fn push_frame(out: &mut OutQueue, frame: &OutFrame) {
+/// Queues a frame this connection encoded: its payload moves into the queue (copied
+/// there when small, so the reference count is not touched twice).
+fn push_frame(out: &mut OutQueue, frame: OutFrame) {
     out.put_slice(frame.header());
-    out.put_bytes(frame.payload().clone());
+    out.put_bytes(frame.into_payload());
 }
 
 /// What runs on top of a WebSocket connection.
@@ -175,7 +177,7 @@ impl<A: WsApp> WsProtocol<A> {
 
     fn flush_transmit(&mut self) {
         while let Some(frame) = self.ws.poll_transmit() {
-            push_frame(&mut self.out, &frame);
+            push_frame(&mut self.out, frame);
         }
     }
 
@@ -191,7 +193,7 @@ impl<A: WsApp> WsProtocol<A> {
     fn start_close(&mut self, code: CloseCode, reason: &str, now: Instant) -> Status {
         self.end(now);
         if let Ok(frame) = self.ws.close(code, reason) {
-            push_frame(&mut self.out, &frame);
+            push_frame(&mut self.out, frame);
         }
         self.flush_transmit();
         if self.ws.state() == State::Closed {
@@ -305,7 +307,7 @@ impl<A: WsApp> Protocol for WsProtocol<A> {
         if !self.ping_sent && now >= self.last_read + self.timers.idle_ping {
             self.ping_sent = true;
             if let Ok(frame) = self.ws.send(&Message::Ping(Bytes::new())) {
-                push_frame(&mut self.out, &frame);
+                push_frame(&mut self.out, frame);
             }
         }
         Status::Open

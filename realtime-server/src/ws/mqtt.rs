@@ -38,7 +38,7 @@ impl MqttOverWs {
             return;
         }
         let bytes = out.take_all();
-        if let Err(err) = ws.send(&Message::Binary(bytes)) {
+        if let Err(err) = ws.send(Message::Binary(bytes)) {
             tracing::debug!(%err, "mqtt over websocket: output after close dropped");
         }
     }

@@ -133,6 +133,12 @@ impl Connection {
         self.sender.encode(message)
     }
 
+    /// [`Connection::send`] taking the message: its payload moves into the frame (an
+    /// echo or relay sends what it received without sharing the buffer again).
+    pub fn send_owned(&mut self, message: Message) -> Result<OutFrame, Error> {
+        self.sender.encode_owned(message)
+    }
+
     /// Starts the closing handshake with `code` and `reason`.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<OutFrame, Error> {
         self.sender

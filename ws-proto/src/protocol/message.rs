@@ -53,4 +53,15 @@ impl Message {
             Self::Close(Some(frame)) => frame.to_payload(),
         }
     }
+
+    /// The payload as sent on the wire, taken out of the message (no reference count
+    /// is touched for Text, Binary, Ping and Pong).
+    pub fn into_payload(self) -> Bytes {
+        match self {
+            Self::Text(t) => t.into_bytes(),
+            Self::Binary(b) | Self::Ping(b) | Self::Pong(b) => b,
+            Self::Close(None) => Bytes::new(),
+            Self::Close(Some(frame)) => frame.to_payload(),
+        }
+    }
 }

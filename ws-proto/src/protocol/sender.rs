@@ -100,9 +100,17 @@ impl Sender {
     /// assert_eq!((frame.header(), &frame.payload()[..]), (&[0x81, 2][..], &b"hi"[..]));
     /// ```
     pub fn encode(&mut self, message: &Message) -> Result<OutFrame, Error> {
+        self.encode_payload(message.opcode(), message.payload())
+    }
+
+    /// [`Sender::encode`] for a message the caller no longer needs: its payload moves
+    /// into the frame instead of being shared with it (an echo, a relay).
+    pub fn encode_owned(&mut self, message: Message) -> Result<OutFrame, Error> {
+        self.encode_payload(message.opcode(), message.into_payload())
+    }
+
+    fn encode_payload(&mut self, opcode: OpCode, payload: Bytes) -> Result<OutFrame, Error> {
         self.check_open()?;
-        let opcode = message.opcode();
-        let payload = message.payload();
         if opcode.is_control() {
             if payload.len() > 125 {
                 return Err(Error::protocol(
