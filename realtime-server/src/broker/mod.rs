@@ -424,7 +424,7 @@ impl Broker {
                     // Reconnected within the Will Delay: no Will (MQTT-3.1.3-9).
                     st.will = None;
                 }
-                st.disconnected_at = None;
+                st.set_disconnected_at(None);
                 st.link = Some(link.clone());
                 st.version = req.version;
                 st.expiry_interval = expiry_interval;
@@ -531,7 +531,7 @@ impl Broker {
         let mut refs = self.message_refs(now);
         st.link = None;
         st.congestion.release();
-        st.disconnected_at = Some(now);
+        st.set_disconnected_at(Some(now));
         if let Some(e) = expiry_override {
             st.expiry_interval = e.min(self.config.max_session_expiry);
         }
@@ -688,7 +688,7 @@ impl Broker {
                     }
                 }
                 Timer::Expiry => {
-                    let expired = st.disconnected_at.is_some_and(|at| {
+                    let expired = st.disconnected_at().is_some_and(|at| {
                         st.expiry_interval != NEVER_EXPIRES
                             && now >= at + Duration::from_secs(u64::from(st.expiry_interval))
                     });

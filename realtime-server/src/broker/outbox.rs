@@ -157,7 +157,7 @@ impl QueueBudget {
 impl Drop for Outbox {
     fn drop(&mut self) {
         if let Some(b) = &self.budget {
-            b.sub(self.queued_bytes);
+            b.sub(self.queued_bytes());
         }
     }
 }
@@ -167,9 +167,8 @@ impl Drop for Outbox {
 pub struct Outbox {
     /// The queues, allocated with the first message and let go of when the
     /// session's connection parks with nothing queued or in flight
-    /// ([`Outbox::release_idle`]): an idle session holds 8 bytes, not 96.
+    /// ([`Outbox::release_idle`]): an idle session holds 8 bytes, not 104.
     q: Option<Box<Queues>>,
-    queued_bytes: usize,
     /// The global queue budget this outbox counts against, once attached.
     budget: Option<Arc<QueueBudget>>,
     last_packet_id: u16,
@@ -181,6 +180,9 @@ struct Queues {
     /// In the order they were first sent (MQTT-4.6.0: resent in that order).
     inflight: VecDeque<Inflight>,
     in_use: HashSet<u16, crate::keyed::Seeded>,
+    /// Bytes waiting to be sent (the costs of `queue`; here, not in every idle
+    /// session's [`Outbox`]: none without a queue).
+    bytes: usize,
 }
 
 /// What an outbox without queues reads as.
@@ -188,6 +190,7 @@ static NO_QUEUES: Queues = Queues {
     queue: VecDeque::new(),
     inflight: VecDeque::new(),
     in_use: HashSet::with_hasher(crate::keyed::Seeded),
+    bytes: 0,
 };
 
 impl Outbox {
@@ -205,7 +208,7 @@ impl Outbox {
         if self
             .q
             .as_ref()
-            .is_some_and(|q| q.queue.is_empty() && q.inflight.is_empty())
+            .is_some_and(|q| q.queue.is_empty() && q.inflight.is_empty() && q.bytes == 0)
         {
             self.q = None;
         }
@@ -218,7 +221,7 @@ impl Outbox {
 
     /// Bytes waiting to be sent.
     pub fn queued_bytes(&self) -> usize {
-        self.queued_bytes
+        self.q().bytes
     }
 
     /// Messages in flight.
@@ -239,27 +242,30 @@ impl Outbox {
     /// Counts this outbox's queued bytes (now and from now on) against `budget`.
     pub fn attach_budget(&mut self, budget: &Arc<QueueBudget>) {
         if self.budget.is_none() {
-            budget.add(self.queued_bytes);
+            budget.add(self.queued_bytes());
             self.budget = Some(budget.clone());
         }
     }
 
     fn set_queued_bytes(&mut self, bytes: usize) {
+        let before = self.queued_bytes();
         if let Some(b) = &self.budget {
-            if bytes > self.queued_bytes {
-                b.add(bytes - self.queued_bytes);
+            if bytes > before {
+                b.add(bytes - before);
             } else {
-                b.sub(self.queued_bytes - bytes);
+                b.sub(before - bytes);
             }
         }
-        self.queued_bytes = bytes;
+        if bytes != before {
+            self.q_mut().bytes = bytes;
+        }
     }
 
     /// Queues `delivery` unless that would pass `limits` or the global budget.
     pub fn push(&mut self, delivery: Delivery, limits: QueueLimits) -> Result<(), DropCause> {
         let cost = delivery.message.queue_cost();
         if self.q().queue.len() >= limits.max_messages
-            || self.queued_bytes + cost > limits.max_bytes
+            || self.queued_bytes() + cost > limits.max_bytes
         {
             return Err(DropCause::QueueFull);
         }
@@ -268,7 +274,7 @@ impl Outbox {
         {
             return Err(DropCause::MemoryBudget);
         }
-        self.set_queued_bytes(self.queued_bytes + cost);
+        self.set_queued_bytes(self.queued_bytes() + cost);
         self.q_mut().queue.push_back(delivery);
         Ok(())
     }
@@ -306,7 +312,7 @@ impl Outbox {
             // Idle sessions hold no queue memory.
             q.queue = VecDeque::new();
         }
-        self.set_queued_bytes(self.queued_bytes.saturating_sub(d.message.queue_cost()));
+        self.set_queued_bytes(self.queued_bytes().saturating_sub(d.message.queue_cost()));
         Some(d)
     }
 
@@ -451,7 +457,7 @@ impl Outbox {
 
     /// Restores a queued delivery at start-up (no limits: it was accepted before).
     pub fn restore_queued(&mut self, delivery: Delivery) {
-        self.set_queued_bytes(self.queued_bytes + delivery.message.queue_cost());
+        self.set_queued_bytes(self.queued_bytes() + delivery.message.queue_cost());
         self.q_mut().queue.push_back(delivery);
     }
 
@@ -753,5 +759,15 @@ mod shared_tests {
             o.queued_bytes(),
             o.waiting().map(|d| d.message.queue_cost()).sum::<usize>()
         );
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// Every session holds an [`super::Outbox`], idle or not: the queues and their
+    /// byte count are allocated only while used (see `a_session_fits_its_allocation_step`).
+    #[test]
+    fn an_idle_outbox_is_three_words() {
+        assert!(std::mem::size_of::<super::Outbox>() <= 24);
     }
 }

@@ -226,7 +226,9 @@ pub(super) fn session_record(
         client_id: client_id.to_string(),
         expiry_interval_secs: st.expiry_interval,
         protocol_version: st.version.level(),
-        disconnected_at_unix_ms: st.disconnected_at.map(|t| unix_ms_of(t, now, refs.now_ms)),
+        disconnected_at_unix_ms: st
+            .disconnected_at()
+            .map(|t| unix_ms_of(t, now, refs.now_ms)),
         will,
     }
 }

@@ -66,7 +66,7 @@ impl Broker {
                 {
                     let mut st = session.lock();
                     st.persistent = true;
-                    st.disconnected_at = Some(disconnected);
+                    st.set_disconnected_at(Some(disconnected));
                     if let Some(mut w) = persist::will_of(record, now, now_ms) {
                         let delay = Duration::from_secs(u64::from(
                             w.delay.min(record.expiry_interval_secs),

@@ -221,11 +221,11 @@ where
         proto.on_park();
         let parked = Box::new(Parked {
             proto,
-            wake: wake.clone(),
+            wake,
             config,
             tail: self.tail,
         });
-        parking.park(stream, parked, deadline, wake, shutdown);
+        parking.park(stream, parked, deadline, shutdown);
         Ok(())
     }
 }
@@ -280,6 +280,10 @@ where
             handoff,
         );
         tokio::spawn(tracing::Instrument::instrument(run, span));
+    }
+
+    fn wake(&self) -> &crate::conn::ConnWake {
+        &self.wake
     }
 
     fn end(self: Box<Self>, ended: Ended) {

@@ -43,8 +43,6 @@ const OUTPUT_PAUSE_READ: usize = 1024 * 1024;
 struct Live {
     version: ProtocolVersion,
     decoder: Decoder,
-    session: Arc<Session>,
-    conn_id: u64,
     /// Keep-alive in force, seconds (zero: none; a u16 on the wire, not a
     /// 16-byte `Duration` in every connection).
     keep_alive: u16,
@@ -91,6 +89,17 @@ struct EnhancedState {
 }
 
 impl Live {
+    /// The session: the registry entry's (not a field of its own here: the two
+    /// words are in every idle connection, see `live_fits_its_allocation_step`).
+    fn session(&self) -> &Arc<Session> {
+        &self.client.entry().session
+    }
+
+    /// The connection's id (unique per process), as the registry entry holds it.
+    fn conn_id(&self) -> u64 {
+        self.client.entry().conn_id
+    }
+
     /// When the connection times out without a packet: 1.5 × Keep Alive after the
     /// last one (MQTT-3.1.2-22); `None` without a Keep Alive.
     fn keep_alive_due(&self) -> Option<Instant> {
@@ -107,28 +116,38 @@ pub struct MqttConnection {
     peer: SocketAddr,
     wake: Arc<crate::conn::ConnWake>,
     out: OutQueue,
-    connect_deadline: Instant,
+    /// Before CONNECT (`live` is `None`): when the CONNECT is due. After it,
+    /// while `pushed_back`: when reading resumes at the latest (a subscriber's
+    /// queue is full, `broker::pushback`). One field for the two, which never
+    /// apply together (16 bytes fewer in every connection; see
+    /// [`MqttConnection::pushback_until`]).
+    timer: Instant,
+    /// Reading is paused until `timer` (or a wake-up).
+    pushed_back: bool,
     live: Option<Box<Live>>,
     closed: bool,
-    /// Acknowledgements of client PUBLISH packets waiting for their batch to be
-    /// durable, in arrival order.
-    /// Boxed on first use: most connections never wait for the store, and an
-    /// inline empty queue is 32 bytes in every one.
-    #[allow(clippy::box_collection)]
-    pending_acks: Option<Box<VecDeque<(Commit, Packet)>>>,
-    /// Created with the first acknowledgement that waits for the store.
-    store_waiter: Option<Arc<StoreWaiter>>,
-    /// What the listener allows (anonymous access).
-    listener: ListenerPolicy,
+    /// Acknowledgements waiting for the store, and the task that waits for it.
+    /// Boxed on first use: most connections never wait for the store.
+    store: Option<Box<StoreAcks>>,
+    /// Whether the listener accepts clients without credentials (the part of its
+    /// [`ListenerPolicy`] used after [`MqttConnection::with_listener`]).
+    allow_anonymous: bool,
     /// A CONNECT waiting for its authentication to finish.
     pending: Option<Box<auth::PendingConnect>>,
     /// PUBLISH rate limit (reading pauses while over it).
     publish_rate: TokenBucket,
-    /// Reading paused until then (or a wake-up): a subscriber's queue is full
-    /// (`broker::pushback`).
-    pushback_until: Option<Instant>,
     /// Closed because the client's packets broke a rule (MQTT-4.13.1-1).
     failed: bool,
+}
+
+/// A connection's acknowledgements that wait for the store.
+#[derive(Debug, Default)]
+struct StoreAcks {
+    /// Acknowledgements of client PUBLISH packets waiting for their batch to be
+    /// durable, in arrival order.
+    pending: VecDeque<(Commit, Packet)>,
+    /// Created with the first acknowledgement that waits for the store.
+    waiter: Option<Arc<StoreWaiter>>,
 }
 
 /// The task waiting for the store on behalf of a connection.
@@ -150,22 +169,21 @@ impl MqttConnection {
     ) -> Self {
         broker.metrics.connections_of(transport).inc();
         broker.metrics.connections_total.inc();
-        let connect_deadline = now + broker.config().connect_timeout;
+        let timer = now + broker.config().connect_timeout;
         Self {
             broker,
             transport,
             peer,
             wake,
             out: OutQueue::default(),
-            connect_deadline,
+            timer,
+            pushed_back: false,
             live: None,
             closed: false,
-            pending_acks: None,
-            store_waiter: None,
-            listener: ListenerPolicy::default(),
+            store: None,
+            allow_anonymous: ListenerPolicy::default().allow_anonymous,
             pending: None,
             publish_rate: TokenBucket::new(0, now),
-            pushback_until: None,
             failed: false,
         }
     }
@@ -174,18 +192,36 @@ impl MqttConnection {
     /// default allows anonymous clients.
     pub fn with_listener(mut self, listener: ListenerPolicy) -> Self {
         self.publish_rate = TokenBucket::new(u64::from(listener.max_publish_rate), Instant::now());
-        self.listener = listener;
+        self.allow_anonymous = listener.allow_anonymous;
         self
+    }
+
+    /// While a subscriber's queue is full (`broker::pushback`): when reading
+    /// resumes at the latest (a wake-up resumes it sooner).
+    fn pushback_until(&self) -> Option<Instant> {
+        (self.pushed_back && self.live.is_some()).then_some(self.timer)
+    }
+
+    /// Pauses reading until `until` (a connected client's only: before CONNECT
+    /// the timer is the CONNECT deadline, and nothing is published then).
+    fn set_pushback(&mut self, until: Option<Instant>) {
+        match until {
+            Some(t) if self.live.is_some() => {
+                self.timer = t;
+                self.pushed_back = true;
+            }
+            _ => self.pushed_back = false,
+        }
     }
 
     /// The Client Identifier, once connected.
     pub fn client_id(&self) -> Option<&str> {
-        self.live.as_ref().map(|l| l.session.client_id.as_str())
+        self.live.as_ref().map(|l| l.session().client_id.as_str())
     }
 
     /// The session, once connected (for tests and the fuzz harness).
     pub fn session(&self) -> Option<&Arc<Session>> {
-        self.live.as_ref().map(|l| &l.session)
+        self.live.as_ref().map(|l| l.session())
     }
 
     /// The most QoS 1/2 messages this connection may have in flight: the client's
@@ -283,8 +319,8 @@ impl MqttConnection {
                     departure
                 };
                 self.broker.disconnect(
-                    &live.session,
-                    live.conn_id,
+                    live.session(),
+                    live.conn_id(),
                     departure,
                     live.disconnect_expiry,
                     now,
@@ -445,8 +481,6 @@ impl MqttConnection {
         let live = Live {
             version,
             decoder: Decoder::new(version).with_max_packet_size(config.max_packet_size),
-            session: connected.session.clone(),
-            conn_id: connected.conn_id,
             keep_alive,
             last_packet: now,
             client_receive_max: props.receive_maximum.unwrap_or(u16::MAX),
@@ -546,7 +580,7 @@ impl MqttConnection {
     /// (MQTT-3.3.1-1).
     fn resend(&mut self, now: Instant) {
         let Some(live) = &self.live else { return };
-        let resend = live.session.lock().outbox.resend();
+        let resend = live.session().lock().outbox.resend();
         for r in resend {
             match r {
                 Resend::Publish(id, d) => self.write_publish(d, Some(id), true, now),
@@ -570,7 +604,7 @@ impl MqttConnection {
         );
         if let Some(why) = live.client.kicked() {
             // Disconnected through the HTTP API.
-            tracing::info!(peer = %self.peer, client_id = live.session.client_id.as_str(), "disconnected by the HTTP API: {why}");
+            tracing::info!(peer = %self.peer, client_id = live.session().client_id.as_str(), "disconnected by the HTTP API: {why}");
             if live.version.is_v5() {
                 let mut d = Disconnect::new(ReasonCode::AdministrativeAction);
                 d.properties.reason_string = Some(Utf8Bytes::from(why.clone()));
@@ -579,8 +613,8 @@ impl MqttConnection {
             self.end_reason("administrative_action", Some(why));
             return self.close(Departure::WithWill, now);
         }
-        let session = live.session.clone();
-        let conn_id = live.conn_id;
+        let session = live.session().clone();
+        let conn_id = live.conn_id();
         let version = live.version;
         loop {
             if self.out.len() >= OUTPUT_HIGH_WATER {
@@ -618,8 +652,9 @@ impl MqttConnection {
             }
             Commit::Done if self.acks_waiting() == 0 => self.send(&ack),
             commit => self
-                .pending_acks
+                .store
                 .get_or_insert_default()
+                .pending
                 .push_back((commit, ack)),
         }
         Status::Open
@@ -627,12 +662,12 @@ impl MqttConnection {
 
     /// How many acknowledgements wait for the store.
     fn acks_waiting(&self) -> usize {
-        self.pending_acks.as_ref().map_or(0, |p| p.len())
+        self.store.as_ref().map_or(0, |s| s.pending.len())
     }
 
     /// The oldest acknowledgement waiting for the store.
     fn pop_ack(&mut self) -> Option<(Commit, Packet)> {
-        self.pending_acks.as_mut()?.pop_front()
+        self.store.as_mut()?.pending.pop_front()
     }
 
     /// Sends the acknowledgements whose batches are durable; arranges a wake-up
@@ -642,8 +677,9 @@ impl MqttConnection {
             return Status::Open;
         }
         if self
-            .store_waiter
+            .store
             .as_ref()
+            .and_then(|s| s.waiter.as_ref())
             .is_some_and(|w| w.failed.load(Ordering::Acquire))
         {
             return self.fail(
@@ -658,7 +694,7 @@ impl MqttConnection {
             }
             return Status::Open;
         };
-        while let Some((commit, _)) = self.pending_acks.as_ref().and_then(|p| p.front()) {
+        while let Some((commit, _)) = self.store.as_ref().and_then(|s| s.pending.front()) {
             let ready = match commit {
                 Commit::Pending(ticket) => store.is_durable(*ticket),
                 _ => true,
@@ -676,15 +712,19 @@ impl MqttConnection {
         // a committed group back until a later group is durable too, adding a
         // whole commit to the latency whenever publishes keep coming.)
         let first = self
-            .pending_acks
+            .store
             .iter()
-            .flat_map(|p| p.iter())
+            .flat_map(|s| s.pending.iter())
             .find_map(|(c, _)| match c {
                 Commit::Pending(t) => Some(*t),
                 _ => None,
             });
         if let Some(ticket) = first {
-            let waiter = self.store_waiter.get_or_insert_default();
+            let waiter = self
+                .store
+                .get_or_insert_default()
+                .waiter
+                .get_or_insert_default();
             if !waiter.active.swap(true, Ordering::AcqRel) {
                 let waiter = waiter.clone();
                 let wake = self.wake.clone();
@@ -750,13 +790,13 @@ impl MqttConnection {
             other => {
                 // MQTT-3.1.2-24/25: too large for the client: discarded, and the
                 // delivery counts as complete.
-                tracing::debug!(peer = %self.peer, client_id = live.session.client_id.as_str(), ?other, "message too large for client, dropped");
+                tracing::debug!(peer = %self.peer, client_id = live.session().client_id.as_str(), ?other, "message too large for client, dropped");
                 self.broker
                     .metrics
                     .drop_of(DropCause::TooLargeForClient)
                     .inc();
                 if let Some(id) = packet_id {
-                    self.broker.abandon(&live.session, id);
+                    self.broker.abandon(live.session(), id);
                 }
                 return;
             }
@@ -781,14 +821,14 @@ impl MqttConnection {
             Packet::Publish(p) => self.on_publish(p, now),
             Packet::PubAck(r) => {
                 if let Some(l) = &self.live {
-                    self.broker.puback(&l.session, r.packet_id);
+                    self.broker.puback(l.session(), r.packet_id);
                 }
                 Status::Open
             }
             Packet::PubRec(r) => {
                 let success = !r.reason_code.is_error();
                 let result = match &self.live {
-                    Some(l) => self.broker.pubrec(&l.session, r.packet_id, success),
+                    Some(l) => self.broker.pubrec(l.session(), r.packet_id, success),
                     None => AckResult::Unknown,
                 };
                 // MQTT-4.3.3: PUBREL follows a successful PUBREC; an error PUBREC
@@ -807,7 +847,7 @@ impl MqttConnection {
                 let known = self
                     .live
                     .as_ref()
-                    .is_some_and(|l| self.broker.release_incoming(&l.session, r.packet_id));
+                    .is_some_and(|l| self.broker.release_incoming(l.session(), r.packet_id));
                 let mut comp = PubResponse::new(r.packet_id);
                 if !known {
                     comp.reason_code = ReasonCode::PacketIdentifierNotFound;
@@ -817,7 +857,7 @@ impl MqttConnection {
             }
             Packet::PubComp(r) => {
                 if let Some(l) = &self.live {
-                    self.broker.pubcomp(&l.session, r.packet_id);
+                    self.broker.pubcomp(l.session(), r.packet_id);
                 }
                 Status::Open
             }
@@ -902,7 +942,7 @@ impl MqttConnection {
                 now,
             );
         }
-        let session = live.session.clone();
+        let session = live.session().clone();
         let version = live.version;
         if !self.broker.auth.allows(
             &live.principal,
@@ -952,7 +992,7 @@ impl MqttConnection {
             .broker
             .publish_from(&session, message, qos2_id, Some(&self.wake), now);
         if result.congested {
-            self.pushback_until = Some(now + crate::broker::pushback::GRACE);
+            self.set_pushback(Some(now + crate::broker::pushback::GRACE));
             self.broker.metrics.publisher_pauses.inc();
         }
         let Some(id) = packet_id else {
@@ -992,7 +1032,7 @@ impl MqttConnection {
         let Some(live) = &self.live else {
             return Status::Close;
         };
-        let session = live.session.clone();
+        let session = live.session().clone();
         let id = s.properties.subscription_identifier;
         let mut codes = Vec::with_capacity(s.subscriptions.len());
         // MQTT-3.8.4-5: as if each filter came in its own SUBSCRIBE, one SUBACK.
@@ -1049,7 +1089,7 @@ impl MqttConnection {
         let Some(live) = &self.live else {
             return Status::Close;
         };
-        let session = live.session.clone();
+        let session = live.session().clone();
         // MQTT-3.10.4-4/5/6: one UNSUBACK, even if nothing was subscribed.
         let codes = u
             .filters
@@ -1102,7 +1142,7 @@ impl MqttConnection {
 
 impl Protocol for MqttConnection {
     fn log_names(&self) -> (&'static str, Option<&str>) {
-        let client_id = self.live.as_ref().map(|l| l.session.client_id.as_str());
+        let client_id = self.live.as_ref().map(|l| l.session().client_id.as_str());
         (self.transport.label(), client_id)
     }
 
@@ -1113,20 +1153,29 @@ impl Protocol for MqttConnection {
         !self.closed
             && self.pending.is_none()
             && self.acks_waiting() == 0
-            && self.pushback_until.is_none()
+            && !self.pushed_back
             && self.live.as_ref().is_none_or(|live| {
                 live.auth.as_ref().is_none_or(|a| a.reauth.is_none()) && {
-                    let st = live.session.lock();
+                    let st = live.session().lock();
                     st.outbox.inflight_len() == 0 && st.incoming_qos2.is_empty()
                 }
             })
     }
 
     fn on_park(&mut self) {
-        // Parkable means no acknowledgement waits: the queue's storage goes.
-        self.pending_acks = None;
+        // Parkable means no acknowledgement waits: the queue's storage goes, and
+        // the store waiter with it unless it still waits or saw the store fail (an
+        // idle one is what a new one would be).
+        if let Some(store) = &mut self.store {
+            match &store.waiter {
+                Some(w) if w.active.load(Ordering::Acquire) || w.failed.load(Ordering::Acquire) => {
+                    store.pending = VecDeque::new();
+                }
+                _ => self.store = None,
+            }
+        }
         if let Some(live) = &self.live {
-            live.session.lock().release_idle();
+            live.session().lock().release_idle();
         }
     }
 
@@ -1154,7 +1203,7 @@ impl Protocol for MqttConnection {
     fn on_wake(&mut self, now: Instant) -> Status {
         // A congested subscriber drained (or anything else happened: the next
         // PUBLISH finds out whether it is still congested).
-        self.pushback_until = None;
+        self.set_pushback(None);
         if self.release_acks(now) == Status::Close {
             return Status::Close;
         }
@@ -1165,11 +1214,11 @@ impl Protocol for MqttConnection {
     }
 
     fn on_timer(&mut self, now: Instant) -> Status {
-        if self.pushback_until.is_some_and(|t| t <= now) {
-            self.pushback_until = None;
+        if self.pushback_until().is_some_and(|t| t <= now) {
+            self.set_pushback(None);
         }
         match &self.live {
-            None if now >= self.connect_deadline => {
+            None if now >= self.timer => {
                 tracing::info!(peer = %self.peer, "no CONNECT within the connect timeout");
                 self.closed = true;
                 Status::Close
@@ -1204,13 +1253,13 @@ impl Protocol for MqttConnection {
             return None;
         }
         let own = match &self.live {
-            None => Some(self.connect_deadline),
+            None => Some(self.timer),
             Some(l) => l.keep_alive_due(),
         };
         // While over the PUBLISH rate or pushed back, wake up when reading may resume.
         own.into_iter()
             .chain(self.publish_rate.resume_at_peek_now())
-            .chain(self.pushback_until)
+            .chain(self.pushback_until())
             .min()
     }
 
@@ -1224,7 +1273,7 @@ impl Protocol for MqttConnection {
         self.out.len() > OUTPUT_PAUSE_READ
             || self.broker.store_backlogged()
             || self.verifying()
-            || self.pushback_until.is_some()
+            || self.pushed_back
             || self.publish_rate.resume_at_peek_now().is_some()
     }
 }
@@ -1252,7 +1301,7 @@ impl MqttConnection {
                     Err(err) => return self.connect_error(err),
                 }
             };
-            if self.publish_rate.resume_at(now).is_some() || self.pushback_until.is_some() {
+            if self.publish_rate.resume_at(now).is_some() || self.pushed_back {
                 // Over the PUBLISH rate, or a subscriber's queue is full: the rest
                 // waits (reading is paused).
                 return Status::Open;
@@ -1310,5 +1359,26 @@ impl Drop for MqttConnection {
         if !self.closed {
             self.close(Departure::WithWill, Instant::now());
         }
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::{Live, MqttConnection};
+
+    /// glibc rounds an allocation plus its 8-byte header up to a 16-byte step, so
+    /// these bounds are steps, not bytes (issue 8: idle memory per connection).
+    /// `Box<Live>`: at most 104 bytes take 112, one more 128.
+    #[test]
+    fn live_fits_its_allocation_step() {
+        assert!(std::mem::size_of::<Live>() <= 104);
+    }
+
+    /// A parked MQTT connection is one box: this, its wake handle and driver
+    /// configuration (8 bytes each) and the listener's tail (its connection
+    /// permit, 24): at most 216 bytes take 224, one more 240.
+    #[test]
+    fn a_parked_connection_fits_its_allocation_step() {
+        assert!(std::mem::size_of::<MqttConnection>() <= 176);
     }
 }

@@ -118,7 +118,7 @@ impl MqttConnection {
         if !auth.has_passwords() {
             // Without a password file nothing can be checked: the client is
             // anonymous, whatever credentials it sent.
-            return if self.listener.allow_anonymous {
+            return if self.allow_anonymous {
                 self.finish_connect(connect, None, None, now)
             } else if connect.username.is_some() || connect.password.is_some() {
                 self.refuse_auth(
@@ -159,9 +159,7 @@ impl MqttConnection {
                 AuthFailure::BadCredentials,
                 "a user name without a password",
             ),
-            (None, None) if self.listener.allow_anonymous => {
-                self.finish_connect(connect, None, None, now)
-            }
+            (None, None) if self.allow_anonymous => self.finish_connect(connect, None, None, now),
             (None, None) => self.refuse_auth(
                 &connect,
                 AuthFailure::NotAuthorized,
