@@ -55,28 +55,31 @@ struct Live {
     client_alias_max: u16,
     /// Session Expiry Interval from CONNECT (for the DISCONNECT rule of MQTT 5.0 §3.14.2.2.2).
     connect_expiry: u32,
-    /// Topic aliases set by the client (index = alias - 1).
-    /// (Boxed on first use: 8 bytes in a connection that sets none.)
-    #[allow(clippy::box_collection)]
-    aliases_in: Option<Box<Vec<Option<Utf8Bytes>>>>,
-    /// Topic aliases the server set towards the client.
-    /// Allocated with the first alias (most clients allow none or use none): the
-    /// box is 8 bytes in every connection, the map 32.
-    #[allow(clippy::box_collection)]
-    aliases_out: Option<Box<HashMap<Utf8Bytes, u16, crate::keyed::Seeded>>>,
+    /// Topic aliases and enhanced authentication, which most connections never
+    /// use: one box on first use (8 bytes in the others, not 8 for each).
+    extras: Option<Box<Extras>>,
     /// How the connection is ending, decided by a DISCONNECT.
     departure: Departure,
     /// Session Expiry Interval from DISCONNECT.
     disconnect_expiry: Option<u32>,
     /// Who the client authenticated as.
     principal: Arc<Principal>,
-    /// After an enhanced authentication: its method and any re-authentication in
-    /// progress (boxed: most connections authenticate otherwise, and the two
-    /// inline were 32 bytes in every one).
-    auth: Option<Box<EnhancedState>>,
     /// The client's entry in the registry (HTTP API, webhooks); dropped with
     /// the connection, which reports the disconnection.
     client: crate::hooks::ClientHandle,
+}
+
+/// What few connections use (see [`Live::extras`]).
+#[derive(Debug, Default)]
+struct Extras {
+    /// Topic aliases set by the client (index = alias - 1); sized to the server's
+    /// Topic Alias Maximum on first use.
+    aliases_in: Vec<Option<Utf8Bytes>>,
+    /// Topic aliases the server set towards the client.
+    aliases_out: HashMap<Utf8Bytes, u16, crate::keyed::Seeded>,
+    /// After an enhanced authentication: its method and any re-authentication in
+    /// progress.
+    auth: Option<EnhancedState>,
 }
 
 /// The enhanced authentication a connection was accepted with (MQTT 5.0 §4.12).
@@ -489,17 +492,18 @@ impl MqttConnection {
                 .unwrap_or(mqtt_proto::MAX_PACKET_SIZE),
             client_alias_max: props.topic_alias_maximum.unwrap_or(0),
             connect_expiry: requested_expiry,
-            aliases_in: None,
-            aliases_out: None,
+            extras: enhanced.as_ref().map(|(m, _)| {
+                Box::new(Extras {
+                    auth: Some(EnhancedState {
+                        method: m,
+                        reauth: None,
+                    }),
+                    ..Extras::default()
+                })
+            }),
             departure: Departure::WithWill,
             disconnect_expiry: None,
             principal,
-            auth: enhanced.as_ref().map(|(m, _)| {
-                Box::new(EnhancedState {
-                    method: m,
-                    reauth: None,
-                })
-            }),
             client,
         };
         let mut ack = ConnAck::new(ReasonCode::Success);
@@ -774,7 +778,7 @@ impl MqttConnection {
         // Topic aliases towards the client (MQTT-3.3.2-11, never above its maximum).
         let mut new_alias = None;
         if live.client_alias_max > 0 {
-            let known = live.aliases_out.as_deref();
+            let known = live.extras.as_deref().map(|e| &e.aliases_out);
             let used = known.map_or(0, HashMap::len);
             if let Some(&alias) = known.and_then(|a| a.get(&m.topic)) {
                 publish.properties.to_mut().topic_alias = Some(alias);
@@ -802,8 +806,9 @@ impl MqttConnection {
             }
         };
         if let Some(alias) = new_alias {
-            live.aliases_out
+            live.extras
                 .get_or_insert_default()
+                .aliases_out
                 .insert(owned_str(&m.topic), alias);
         }
         if publish
@@ -899,9 +904,10 @@ impl MqttConnection {
                 );
                 return self.fail(ReasonCode::TopicAliasInvalid, &why, now);
             }
-            let aliases = live.aliases_in.get_or_insert_with(|| {
-                Box::new(vec![None; usize::from(config.topic_alias_maximum)])
-            });
+            let aliases = &mut live.extras.get_or_insert_default().aliases_in;
+            if aliases.is_empty() {
+                *aliases = vec![None; usize::from(config.topic_alias_maximum)];
+            }
             let slot = aliases.get_mut(usize::from(alias) - 1);
             match slot {
                 Some(slot) if !p.topic.is_empty() => *slot = Some(owned_str(&p.topic)),
@@ -1155,10 +1161,14 @@ impl Protocol for MqttConnection {
             && self.acks_waiting() == 0
             && !self.pushed_back
             && self.live.as_ref().is_none_or(|live| {
-                live.auth.as_ref().is_none_or(|a| a.reauth.is_none()) && {
-                    let st = live.session().lock();
-                    st.outbox.inflight_len() == 0 && st.incoming_qos2.is_empty()
-                }
+                live.extras
+                    .as_ref()
+                    .and_then(|e| e.auth.as_ref())
+                    .is_none_or(|a| a.reauth.is_none())
+                    && {
+                        let st = live.session().lock();
+                        st.outbox.inflight_len() == 0 && st.incoming_qos2.is_empty()
+                    }
             })
     }
 
@@ -1368,10 +1378,10 @@ mod size_tests {
 
     /// glibc rounds an allocation plus its 8-byte header up to a 16-byte step, so
     /// these bounds are steps, not bytes (issue 8: idle memory per connection).
-    /// `Box<Live>`: at most 104 bytes take 112, one more 128.
+    /// `Box<Live>`: at most 88 bytes take 96, one more 112.
     #[test]
     fn live_fits_its_allocation_step() {
-        assert!(std::mem::size_of::<Live>() <= 104);
+        assert!(std::mem::size_of::<Live>() <= 88);
     }
 
     /// A parked MQTT connection is one box: this, its wake handle and driver

@@ -323,7 +323,7 @@ impl MqttConnection {
         let Some(live) = self.live.as_mut() else {
             return Status::Close;
         };
-        let Some(state) = live.auth.as_deref_mut() else {
+        let Some(state) = live.extras.as_deref_mut().and_then(|e| e.auth.as_mut()) else {
             return self.fail(
                 ReasonCode::ProtocolError,
                 "AUTH without an Authentication Method in CONNECT [MQTT-4.12.0-7]",
