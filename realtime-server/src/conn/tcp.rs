@@ -343,145 +343,167 @@ where
         tokio::pin!(sleep);
         let mut was_paused = false;
         loop {
-            // A socket that is always readable must not keep its task (and the tasks
-            // it wakes, queued on the same worker) from yielding: tokio's `readable()`
-            // does not count against the cooperative budget, so count here.
-            tokio::task::consume_budget().await;
-            if let Err(err) = write_ready(&stream, proto.output()) {
-                proto.on_eof(now());
-                return handoff.ended(Ended::Io(err));
-            }
-            let paused = proto.read_paused();
-            if was_paused && !paused && !input.is_empty() {
-                // Reading resumes: what arrived while paused is handed over first.
-                was_paused = false;
-                if proto.on_read(&mut input, now()) == Status::Close {
-                    let ended = linger(&mut stream, proto, config.linger, Ended::Closed).await;
-                    return handoff.ended(ended);
-                }
-                continue;
-            }
-            was_paused = paused;
-            let rate_resume = rate.resume_at();
-            let deadline = proto
-                .deadline()
-                .map(Instant::from_std)
-                .into_iter()
-                .chain(rate_resume)
-                .chain(park_check)
-                .min();
-            if let Some(d) = deadline
-                && sleep.deadline() != d
-            {
-                sleep.as_mut().reset(d);
-            }
-            let want_write = !proto.output().is_empty();
-            let can_read = !paused && rate_resume.is_none();
-            let event = next_event(
-                &stream,
-                &mut shutdown,
-                &wake,
-                sleep.as_mut(),
-                Wanted {
-                    shutdown: !shutting_down,
-                    read: can_read,
-                    write: want_write,
-                    timer: deadline.is_some(),
-                },
-            )
-            .await;
-            let status = match event {
-                Event::Shutdown => {
-                    shutting_down = true;
-                    proto.on_shutdown(now())
-                }
-                Event::Readable(ready) => {
-                    if let Err(err) = ready {
+            // Registered with the shutdown watch once (at the first wait), not every
+            // turn: a watch's `changed()` future locks the watch's waiter list (one
+            // lock for every connection of the server) to register and again to
+            // leave. Later turns only compare the watch's version with an atomic
+            // load; the registration stays until the shutdown wakes this task.
+            let t = {
+                let mut probe = shutdown.clone();
+                let changed = probe.changed();
+                tokio::pin!(changed);
+                let mut shutdown_registered = false;
+                'turns: loop {
+                    // A socket that is always readable must not keep its task (and the tasks
+                    // it wakes, queued on the same worker) from yielding: tokio's `readable()`
+                    // does not count against the cooperative budget, so count here.
+                    tokio::task::consume_budget().await;
+                    if let Err(err) = write_ready(&stream, proto.output()) {
                         proto.on_eof(now());
                         return handoff.ended(Ended::Io(err));
                     }
-                    if input.capacity() - input.len() < config.read_chunk {
-                        input.reserve(config.read_chunk);
-                    }
-                    match read_some(&stream, &mut input) {
-                        Ok(0) => {
-                            proto.on_eof(now());
+                    let paused = proto.read_paused();
+                    if was_paused && !paused && !input.is_empty() {
+                        // Reading resumes: what arrived while paused is handed over first.
+                        was_paused = false;
+                        if proto.on_read(&mut input, now()) == Status::Close {
                             let ended =
-                                linger(&mut stream, proto, config.linger, Ended::PeerClosed).await;
+                                linger(&mut stream, proto, config.linger, Ended::Closed).await;
                             return handoff.ended(ended);
                         }
-                        Ok(n) => {
-                            rate.consumed(n);
-                            // One clock read serves the protocol and the idle watch.
-                            last_active = Instant::now();
-                            let status = proto.on_read(&mut input, last_active.into_std());
-                            if input.is_empty() {
-                                // Idle connections hold no read buffer.
-                                input = BytesMut::new();
-                            }
-                            status
-                        }
-                        Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                            // Spurious readiness: do not keep an empty buffer while idle.
-                            if input.is_empty() {
-                                input = BytesMut::new();
-                            }
-                            Status::Open
-                        }
-                        Err(err) => {
-                            proto.on_eof(now());
-                            return handoff.ended(Ended::Io(err));
-                        }
+                        continue;
                     }
-                }
-                Event::Writable(ready) => {
-                    if let Err(err) = ready {
-                        proto.on_eof(now());
-                        return handoff.ended(Ended::Io(err));
-                    }
-                    Status::Open
-                }
-                Event::Wake => {
-                    last_active = Instant::now();
-                    proto.on_wake(last_active.into_std())
-                }
-                Event::Timer => {
-                    sleep.as_mut().reset(far);
-                    let t = Instant::now();
-                    if let Some(check) = park_check
-                        && check <= t
+                    was_paused = paused;
+                    let rate_resume = rate.resume_at();
+                    let deadline = proto
+                        .deadline()
+                        .map(Instant::from_std)
+                        .into_iter()
+                        .chain(rate_resume)
+                        .chain(park_check)
+                        .min();
+                    if let Some(d) = deadline
+                        && sleep.deadline() != d
                     {
-                        let soon = t.into_std() + 2 * super::park::TICK;
-                        if t >= last_active + park_after
-                            && input.is_empty()
-                            && !shutting_down
-                            && rate_resume.is_none()
-                            && !proto.read_paused()
-                            && proto.output().is_empty()
-                            && proto.deadline().is_none_or(|d| d > soon)
-                            && proto.parkable()
-                        {
-                            let deadline = proto.deadline();
-                            match handoff.idle(stream, proto, deadline, wake, shutdown, config) {
-                                Ok(out) => return out,
-                                Err(back) => {
-                                    (handoff, stream, proto, wake, shutdown, config) = back;
+                        sleep.as_mut().reset(d);
+                    }
+                    let want_write = !proto.output().is_empty();
+                    let can_read = !paused && rate_resume.is_none();
+                    let event = next_event(
+                        &stream,
+                        (&shutdown, changed.as_mut(), &mut shutdown_registered),
+                        &wake,
+                        sleep.as_mut(),
+                        Wanted {
+                            shutdown: !shutting_down,
+                            read: can_read,
+                            write: want_write,
+                            timer: deadline.is_some(),
+                        },
+                    )
+                    .await;
+                    let status = match event {
+                        Event::Shutdown => {
+                            shutting_down = true;
+                            proto.on_shutdown(now())
+                        }
+                        Event::Readable(ready) => {
+                            if let Err(err) = ready {
+                                proto.on_eof(now());
+                                return handoff.ended(Ended::Io(err));
+                            }
+                            if input.capacity() - input.len() < config.read_chunk {
+                                input.reserve(config.read_chunk);
+                            }
+                            match read_some(&stream, &mut input) {
+                                Ok(0) => {
+                                    proto.on_eof(now());
+                                    let ended = linger(
+                                        &mut stream,
+                                        proto,
+                                        config.linger,
+                                        Ended::PeerClosed,
+                                    )
+                                    .await;
+                                    return handoff.ended(ended);
+                                }
+                                Ok(n) => {
+                                    rate.consumed(n);
+                                    // One clock read serves the protocol and the idle watch.
+                                    last_active = Instant::now();
+                                    let status = proto.on_read(&mut input, last_active.into_std());
+                                    if input.is_empty() {
+                                        // Idle connections hold no read buffer.
+                                        input = BytesMut::new();
+                                    }
+                                    status
+                                }
+                                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                                    // Spurious readiness: do not keep an empty buffer while idle.
+                                    if input.is_empty() {
+                                        input = BytesMut::new();
+                                    }
+                                    Status::Open
+                                }
+                                Err(err) => {
+                                    proto.on_eof(now());
+                                    return handoff.ended(Ended::Io(err));
                                 }
                             }
                         }
-                        park_check = Some(t.max(last_active) + park_after);
-                    }
-                    if proto.deadline().is_some_and(|d| d <= now()) {
-                        proto.on_timer(now())
-                    } else {
-                        Status::Open
+                        Event::Writable(ready) => {
+                            if let Err(err) = ready {
+                                proto.on_eof(now());
+                                return handoff.ended(Ended::Io(err));
+                            }
+                            Status::Open
+                        }
+                        Event::Wake => {
+                            last_active = Instant::now();
+                            proto.on_wake(last_active.into_std())
+                        }
+                        Event::Timer => {
+                            sleep.as_mut().reset(far);
+                            let t = Instant::now();
+                            if let Some(check) = park_check
+                                && check <= t
+                            {
+                                let soon = t.into_std() + 2 * super::park::TICK;
+                                if t >= last_active + park_after
+                                    && input.is_empty()
+                                    && !shutting_down
+                                    && rate_resume.is_none()
+                                    && !proto.read_paused()
+                                    && proto.output().is_empty()
+                                    && proto.deadline().is_none_or(|d| d > soon)
+                                    && proto.parkable()
+                                {
+                                    break 'turns t;
+                                }
+                                park_check = Some(t.max(last_active) + park_after);
+                            }
+                            if proto.deadline().is_some_and(|d| d <= now()) {
+                                proto.on_timer(now())
+                            } else {
+                                Status::Open
+                            }
+                        }
+                    };
+                    if status == Status::Close {
+                        let ended = linger(&mut stream, proto, config.linger, Ended::Closed).await;
+                        return handoff.ended(ended);
                     }
                 }
             };
-            if status == Status::Close {
-                let ended = linger(&mut stream, proto, config.linger, Ended::Closed).await;
-                return handoff.ended(ended);
+            // Idle long enough: park, or go on driving (registered anew).
+            let deadline = proto.deadline();
+            match handoff.idle(stream, proto, deadline, wake, shutdown, config) {
+                Ok(out) => return out,
+                Err(back) => {
+                    (handoff, stream, proto, wake, shutdown, config) = back;
+                }
             }
+            park_check = Some(t.max(last_active) + park_after);
         }
     }
 }
@@ -514,19 +536,30 @@ enum Event {
 /// connection's task holds this wait for as long as it is idle.
 async fn next_event(
     stream: &TcpStream,
-    shutdown: &mut watch::Receiver<bool>,
+    (shutdown, mut changed, registered): (
+        &watch::Receiver<bool>,
+        std::pin::Pin<&mut impl Future<Output = Result<(), watch::error::RecvError>>>,
+        &mut bool,
+    ),
     wake: &ConnWake,
     mut sleep: std::pin::Pin<&mut tokio::time::Sleep>,
     wanted: Wanted,
 ) -> Event {
-    let changed = shutdown.changed();
-    tokio::pin!(changed);
     let notified = wake.notified();
     tokio::pin!(notified);
     std::future::poll_fn(|cx| {
-        // A dropped sender means the server is going away too: either result counts.
-        if wanted.shutdown && changed.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Event::Shutdown);
+        if wanted.shutdown {
+            // The first poll registers this task with the watch (or finds it
+            // changed); later ones need only its version. A dropped sender means
+            // the server is going away too: either result counts.
+            if !*registered {
+                if changed.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Event::Shutdown);
+                }
+                *registered = true;
+            } else if shutdown.has_changed().unwrap_or(true) {
+                return Poll::Ready(Event::Shutdown);
+            }
         }
         if wanted.read
             && let Poll::Ready(ready) = stream.poll_read_ready(cx)
