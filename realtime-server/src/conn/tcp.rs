@@ -338,8 +338,7 @@ where
         let mut park_check = parks.then(|| Instant::now() + park_after);
         let mut last_active = Instant::now();
         let mut rate = super::rate::ReadRate::new(config.max_read_rate);
-        let far = Instant::now() + Duration::from_secs(86_400 * 365);
-        let sleep = tokio::time::sleep_until(far);
+        let sleep = tokio::time::sleep_until(Instant::now() + FAR);
         tokio::pin!(sleep);
         let mut was_paused = false;
         loop {
@@ -463,8 +462,10 @@ where
                             proto.on_wake(last_active.into_std())
                         }
                         Event::Timer => {
-                            sleep.as_mut().reset(far);
                             let t = Instant::now();
+                            // Not a stored far instant: the future of every
+                            // connection's task would carry it (16 bytes).
+                            sleep.as_mut().reset(t + FAR);
                             if let Some(check) = park_check
                                 && check <= t
                             {
@@ -507,6 +508,9 @@ where
         }
     }
 }
+
+/// How far away the timer is set when there is nothing to wait for.
+const FAR: Duration = Duration::from_secs(86_400 * 365);
 
 /// What the driver waits for in one turn.
 #[derive(Debug, Clone, Copy)]
