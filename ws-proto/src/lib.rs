@@ -33,4 +33,4 @@ pub mod utf8;
 
 pub use close::{CloseCode, CloseFrame};
 pub use error::{Error, ErrorKind};
-pub use protocol::{Config, Connection, Message, Role, Utf8Bytes};
+pub use protocol::{Config, Connection, Message, MessageRef, Role, Utf8Bytes};

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::frame::OutFrame;
 
 use super::config::{Config, Role};
-use super::message::Message;
+use super::message::{Message, MessageRef};
 use super::receiver::Receiver;
 use super::sender::Sender;
 
@@ -107,6 +107,16 @@ impl Connection {
             _ => {}
         }
         result
+    }
+
+    /// The fast path for small whole data messages, borrowed from `buf` (see
+    /// [`Receiver::read_borrowed`]): `None` leaves `buf` for [`Connection::read`].
+    pub fn read_borrowed<'a>(
+        &mut self,
+        buf: &'a mut [u8],
+        max_len: usize,
+    ) -> Option<(MessageRef<'a>, usize)> {
+        self.receiver.read_borrowed(buf, max_len)
     }
 
     /// Bytes still missing from the frame in progress, once its header is decoded.

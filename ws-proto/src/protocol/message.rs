@@ -65,3 +65,40 @@ impl Message {
         }
     }
 }
+
+/// A whole single-frame, uncompressed Text or Binary message borrowed from the read
+/// buffer (see [`Receiver::read_borrowed`](super::Receiver::read_borrowed)): an
+/// application that only copies the payload (an echo) never makes it a shared `Bytes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageRef<'a> {
+    /// A text message (valid UTF-8).
+    Text(&'a str),
+    /// A binary message.
+    Binary(&'a [u8]),
+}
+
+impl MessageRef<'_> {
+    /// The frame opcode of this message.
+    pub fn opcode(&self) -> OpCode {
+        match self {
+            Self::Text(_) => OpCode::Text,
+            Self::Binary(_) => OpCode::Binary,
+        }
+    }
+
+    /// The payload.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Text(t) => t.as_bytes(),
+            Self::Binary(b) => b,
+        }
+    }
+
+    /// An owned copy.
+    pub fn to_message(&self) -> Message {
+        match self {
+            Self::Text(t) => Message::text(*t),
+            Self::Binary(b) => Message::Binary(Bytes::copy_from_slice(b)),
+        }
+    }
+}

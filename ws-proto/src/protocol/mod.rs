@@ -13,7 +13,7 @@ mod text;
 
 pub use config::{Config, Role};
 pub use connection::{Connection, State};
-pub use message::Message;
+pub use message::{Message, MessageRef};
 pub use receiver::Receiver;
 pub use sender::Sender;
 pub use text::Utf8Bytes;

@@ -10,7 +10,7 @@ use crate::mask::apply_mask;
 use crate::utf8::Utf8Validator;
 
 use super::config::{Config, Role};
-use super::message::Message;
+use super::message::{Message, MessageRef};
 use super::text::Utf8Bytes;
 
 /// The most a single incomplete frame makes the receiver reserve at once; larger frames
@@ -119,6 +119,70 @@ impl Receiver {
         let pending = self.frame.as_ref()?;
         let missing = (pending.header_len + pending.len).saturating_sub(buf.len());
         (missing > 0).then_some(missing)
+    }
+
+    /// The fast path for small messages: if `buf` starts with a whole Text or Binary
+    /// message in one uncompressed frame of at most `max_len` payload bytes, and no
+    /// frame or fragmented message is in progress, unmasks it in place, validates it
+    /// (UTF-8 for Text) and returns it with the number of bytes of `buf` it took (header
+    /// and payload); the caller drops those bytes before its next read.
+    ///
+    /// Anything else (a control frame, a fragment, a compressed or incomplete frame, a
+    /// frame over the limits, any violation) returns `None` and leaves `buf` as it was:
+    /// [`Receiver::read`] then decodes it, and reports the violation, as always.
+    ///
+    /// ```
+    /// use ws_proto::protocol::{Config, MessageRef, Receiver, Role};
+    /// let mut rx = Receiver::new(Role::Server, Config::default(), None);
+    /// // "Hi" masked with key 1, 2, 3, 4.
+    /// let mut wire = [0x81, 0x82, 1, 2, 3, 4, b'H' ^ 1, b'i' ^ 2];
+    /// assert_eq!(rx.read_borrowed(&mut wire, 1024), Some((MessageRef::Text("Hi"), 8)));
+    /// ```
+    pub fn read_borrowed<'a>(
+        &mut self,
+        buf: &'a mut [u8],
+        max_len: usize,
+    ) -> Option<(MessageRef<'a>, usize)> {
+        if self.done || self.frame.is_some() || self.message.is_some() {
+            return None;
+        }
+        let (header, header_len) = FrameHeader::decode(buf).ok()??;
+        let text = match header.opcode {
+            OpCode::Text => true,
+            OpCode::Binary => false,
+            _ => return None,
+        };
+        if !header.fin || header.rsv1 || header.rsv2 || header.rsv3 {
+            return None;
+        }
+        // RFC 6455 §5.1: client frames are masked, server frames are not.
+        let mask = match (self.role, header.mask) {
+            (Role::Server, Some(key)) => Some(key),
+            (Role::Client, None) => None,
+            _ => return None,
+        };
+        let len = usize::try_from(header.payload_len).ok()?;
+        if len > max_len || len > self.config.max_frame_size || len > self.config.max_message_size {
+            return None;
+        }
+        let end = header_len.checked_add(len)?;
+        let payload = buf.get_mut(header_len..end)?;
+        if let Some(key) = mask {
+            apply_mask(payload, key, 0);
+        }
+        if !text {
+            return Some((MessageRef::Binary(payload), end));
+        }
+        if std::str::from_utf8(payload).is_err() {
+            // Masked again as it came: `read` fails the connection (RFC 6455 §8.1).
+            if let Some(key) = mask {
+                apply_mask(payload, key, 0);
+            }
+            return None;
+        }
+        let payload: &'a [u8] = payload;
+        let text = std::str::from_utf8(payload).ok()?;
+        Some((MessageRef::Text(text), end))
     }
 
     /// Decodes the next message from `buf`, consuming its bytes.

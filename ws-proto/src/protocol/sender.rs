@@ -4,7 +4,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::deflate::{Compressor, DeflateParams};
 use crate::error::{Error, ErrorKind};
-use crate::frame::{FrameHeader, OpCode, OutFrame};
+use crate::frame::{FrameHeader, HeaderBytes, OpCode, OutFrame};
 use crate::mask::apply_mask;
 
 use super::config::Role;
@@ -138,6 +138,39 @@ impl Sender {
             None => payload,
         };
         Ok(self.frame(header, payload))
+    }
+
+    /// The header for a whole Text or Binary message of `len` payload bytes whose
+    /// payload goes on the wire as it is (server role, no compression): the caller
+    /// writes the header and then the payload, from wherever it is (a borrowed
+    /// [`MessageRef`](super::MessageRef) needs no `Bytes`). `Ok(None)` when the frame
+    /// needs this connection's masking or compression: use [`Sender::encode`].
+    ///
+    /// ```
+    /// use ws_proto::frame::OpCode;
+    /// use ws_proto::protocol::{Role, Sender};
+    /// let tx = Sender::new(Role::Server, None);
+    /// let header = tx.data_header(OpCode::Binary, 3).unwrap().unwrap();
+    /// assert_eq!(header.as_slice(), &[0x82, 3]);
+    /// ```
+    pub fn data_header(&self, opcode: OpCode, len: usize) -> Result<Option<HeaderBytes>, Error> {
+        self.check_open()?;
+        if !matches!(opcode, OpCode::Text | OpCode::Binary) {
+            return Err(Error::protocol(
+                "RFC 6455 §5.6",
+                "a data header is for Text or Binary messages",
+            ));
+        }
+        if self.fragmenting {
+            return Err(Error::protocol(
+                "RFC 6455 §5.4",
+                "a fragmented message is in progress",
+            ));
+        }
+        if self.role == Role::Client || self.deflater.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(FrameHeader::new(opcode, len as u64).encode()))
     }
 
     /// Encodes one fragment of a message sent in pieces (uncompressed): the first with
