@@ -58,6 +58,20 @@ impl OutQueue {
         self.tail.extend_from_slice(data);
     }
 
+    /// Appends copies of `a` then `b` (a frame header and a small payload) with one
+    /// capacity check.
+    pub fn put_two(&mut self, a: &[u8], b: &[u8]) {
+        let len = a.len() + b.len();
+        if self.tail.capacity() == 0 {
+            // As in `put_slice`: a released buffer starts at a useful size.
+            self.tail.reserve(len.max(FIRST_RESERVE));
+        } else {
+            self.tail.reserve(len);
+        }
+        self.tail.extend_from_slice(a);
+        self.tail.extend_from_slice(b);
+    }
+
     /// The coalescing buffer, for encoders that append to a `BytesMut` directly.
     pub fn tail_mut(&mut self) -> &mut BytesMut {
         &mut self.tail

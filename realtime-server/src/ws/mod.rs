@@ -13,11 +13,12 @@ pub mod mqtt;
 
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use ws_proto::frame::OutFrame;
 use ws_proto::protocol::{Connection, State};
-use ws_proto::{CloseCode, Message};
+use ws_proto::{CloseCode, Message, MessageRef};
 
+use crate::conn::out::SHARE_THRESHOLD;
 use crate::conn::{OutQueue, Protocol, Status};
 
 /// Above this many bytes of unsent output a WebSocket connection stops reading: a
@@ -57,6 +58,24 @@ impl WsOut<'_> {
     pub fn send(&mut self, message: Message) -> Result<(), ws_proto::Error> {
         push_frame(self.out, self.ws.send_owned(message)?);
         Ok(())
+    }
+
+    /// [`WsOut::send`] for a borrowed message: the header and the payload are copied
+    /// straight into the out queue (no `Bytes`, no frame) when the frame needs no
+    /// compression; otherwise the message is copied and encoded.
+    pub fn send_ref(&mut self, message: MessageRef<'_>) -> Result<(), ws_proto::Error> {
+        let payload = message.as_bytes();
+        match self
+            .ws
+            .sender()
+            .data_header(message.opcode(), payload.len())?
+        {
+            Some(header) => {
+                self.out.put_two(header.as_slice(), payload);
+                Ok(())
+            }
+            None => self.send(message.to_message()),
+        }
     }
 
     /// Queues a frame encoded once for many connections, when this connection can
@@ -101,6 +120,20 @@ pub trait WsApp {
     fn on_open(&mut self, _ws: &mut WsOut<'_>, _now: Instant) {}
     /// A complete Text or Binary message arrived.
     fn on_message(&mut self, message: Message, ws: &mut WsOut<'_>, now: Instant) -> Status;
+    /// Whether small whole messages go to [`WsApp::on_message_ref`], borrowed from the
+    /// read buffer, instead of [`WsApp::on_message`] (for applications that only copy
+    /// the payload: no shared `Bytes` is made for them).
+    const BORROWS_MESSAGES: bool = false;
+    /// A small whole Text or Binary message, borrowed (only if
+    /// [`WsApp::BORROWS_MESSAGES`]).
+    fn on_message_ref(
+        &mut self,
+        message: MessageRef<'_>,
+        ws: &mut WsOut<'_>,
+        now: Instant,
+    ) -> Status {
+        self.on_message(message.to_message(), ws, now)
+    }
     /// Something outside woke the connection.
     fn on_wake(&mut self, ws: &mut WsOut<'_>, now: Instant) -> Status;
     /// The application's own deadline passed.
@@ -204,6 +237,39 @@ impl<A: WsApp> WsProtocol<A> {
         Status::Open
     }
 
+    /// The fast path: the small whole data messages at the front of `input`, handed to
+    /// the application borrowed, then dropped from `input` at once. Stops at the first
+    /// frame it does not take (control, fragment, large, incomplete, invalid), which
+    /// [`Protocol::on_read`]'s loop then reads as always.
+    fn on_read_borrowed(&mut self, input: &mut BytesMut, now: Instant) -> Status {
+        let mut used = 0;
+        let mut status = Status::Open;
+        while !self.app.read_paused() {
+            let Some(rest) = input.get_mut(used..) else {
+                break;
+            };
+            let Some((message, len)) = self.ws.read_borrowed(rest, SHARE_THRESHOLD) else {
+                break;
+            };
+            used += len;
+            if self.ended {
+                // Closing: data after our Close is read and dropped (§7.1.4).
+                continue;
+            }
+            let mut out = WsOut {
+                ws: &mut self.ws,
+                out: &mut self.out,
+            };
+            let app_status = self.app.on_message_ref(message, &mut out, now);
+            if self.app_status(app_status, now) == Status::Close {
+                status = Status::Close;
+                break;
+            }
+        }
+        input.advance(used);
+        status
+    }
+
     fn app_status(&mut self, status: Status, now: Instant) -> Status {
         match status {
             Status::Open => Status::Open,
@@ -216,6 +282,9 @@ impl<A: WsApp> Protocol for WsProtocol<A> {
     fn on_read(&mut self, input: &mut BytesMut, now: Instant) -> Status {
         self.last_read = now;
         self.ping_sent = false;
+        if A::BORROWS_MESSAGES && self.on_read_borrowed(input, now) == Status::Close {
+            return Status::Close;
+        }
         loop {
             if self.app.read_paused() {
                 // The application asked for back-pressure (rate limit): the rest
