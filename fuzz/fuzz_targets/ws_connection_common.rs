@@ -3,6 +3,7 @@
 /// Feeds `data` to `conn` in chunks whose sizes come from `sizes`, as a socket would;
 /// checks that an error queues a Close with the error's code and that nothing is read
 /// after the connection is closed.
+#[allow(dead_code)] // not every target drives one connection alone
 fn drive(mut conn: ws_proto::Connection, sizes: &[u8], data: &[u8]) {
     let mut buf = bytes::BytesMut::new();
     let mut rest = data;
