@@ -23,13 +23,7 @@ fn run(data: &[u8], sizes: &[u8], borrowed_max: Option<usize>) -> Vec<Seen> {
     let mut conn = Connection::new(Role::Server, small_config(), None);
     let mut buf = BytesMut::new();
     let mut seen = Vec::new();
-    let mut rest = data;
-    let mut i = 0;
-    while !rest.is_empty() {
-        let n = usize::from(sizes.get(i % sizes.len().max(1)).copied().unwrap_or(255)).max(1) * 7;
-        i += 1;
-        let (chunk, tail) = rest.split_at(n.min(rest.len()));
-        rest = tail;
+    for chunk in chunks(data, sizes) {
         buf.extend_from_slice(chunk);
         loop {
             if let Some(max) = borrowed_max

@@ -1,18 +1,29 @@
 // Shared driver of the connection targets (included with `include!`).
 
+/// `data` in the chunks a socket might deliver it in, their sizes taken in turn from
+/// `sizes` (7 to 1,785 bytes).
+fn chunks<'a>(data: &'a [u8], sizes: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let mut rest = data;
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = usize::from(sizes.get(i % sizes.len().max(1)).copied().unwrap_or(255)).max(1) * 7;
+        i += 1;
+        let (chunk, tail) = rest.split_at(n.min(rest.len()));
+        rest = tail;
+        Some(chunk)
+    })
+}
+
 /// Feeds `data` to `conn` in chunks whose sizes come from `sizes`, as a socket would;
 /// checks that an error queues a Close with the error's code and that nothing is read
 /// after the connection is closed.
 #[allow(dead_code)] // not every target drives one connection alone
 fn drive(mut conn: ws_proto::Connection, sizes: &[u8], data: &[u8]) {
     let mut buf = bytes::BytesMut::new();
-    let mut rest = data;
-    let mut i = 0;
-    while !rest.is_empty() {
-        let n = usize::from(sizes.get(i % sizes.len().max(1)).copied().unwrap_or(255)).max(1) * 7;
-        i += 1;
-        let (chunk, tail) = rest.split_at(n.min(rest.len()));
-        rest = tail;
+    for chunk in chunks(data, sizes) {
         buf.extend_from_slice(chunk);
         loop {
             match conn.read(&mut buf) {
