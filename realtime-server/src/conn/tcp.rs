@@ -340,177 +340,225 @@ where
         let mut rate = super::rate::ReadRate::new(config.max_read_rate);
         let sleep = tokio::time::sleep_until(Instant::now() + FAR);
         tokio::pin!(sleep);
+        // Registered with the shutdown watch once (at the first wait), not every
+        // turn: a watch's `changed()` future locks the watch's waiter list (one
+        // lock for every connection of the server) to register and again to
+        // leave. Later turns only compare the watch's version with an atomic
+        // load; the registration stays until the shutdown wakes this task.
+        let changed = shutdown_changed(shutdown.clone());
+        tokio::pin!(changed);
+        let mut shutdown_watch = ShutdownWatch::new(changed);
         let mut was_paused = false;
         loop {
-            // Registered with the shutdown watch once (at the first wait), not every
-            // turn: a watch's `changed()` future locks the watch's waiter list (one
-            // lock for every connection of the server) to register and again to
-            // leave. Later turns only compare the watch's version with an atomic
-            // load; the registration stays until the shutdown wakes this task.
-            let t = {
-                let mut probe = shutdown.clone();
-                let changed = probe.changed();
-                tokio::pin!(changed);
-                let mut shutdown_registered = false;
-                'turns: loop {
-                    // A socket that is always readable must not keep its task (and the tasks
-                    // it wakes, queued on the same worker) from yielding: tokio's `readable()`
-                    // does not count against the cooperative budget, so count here.
-                    tokio::task::consume_budget().await;
-                    if let Err(err) = write_ready(&stream, proto.output()) {
+            // A socket that is always readable must not keep its task (and the tasks
+            // it wakes, queued on the same worker) from yielding: tokio's `readable()`
+            // does not count against the cooperative budget, so count here.
+            tokio::task::consume_budget().await;
+            if let Err(err) = write_ready(&stream, proto.output()) {
+                proto.on_eof(now());
+                return handoff.ended(Ended::Io(err));
+            }
+            let paused = proto.read_paused();
+            if was_paused && !paused && !input.is_empty() {
+                // Reading resumes: what arrived while paused is handed over first.
+                was_paused = false;
+                if proto.on_read(&mut input, now()) == Status::Close {
+                    let ended = linger(&mut stream, proto, config.linger, Ended::Closed).await;
+                    return handoff.ended(ended);
+                }
+                continue;
+            }
+            was_paused = paused;
+            let rate_resume = rate.resume_at();
+            let deadline = proto
+                .deadline()
+                .map(Instant::from_std)
+                .into_iter()
+                .chain(rate_resume)
+                .chain(park_check)
+                .min();
+            if let Some(d) = deadline
+                && sleep.deadline() != d
+            {
+                sleep.as_mut().reset(d);
+            }
+            let want_write = !proto.output().is_empty();
+            let can_read = !paused && rate_resume.is_none();
+            let event = next_event(
+                &stream,
+                &shutdown,
+                &mut shutdown_watch,
+                &wake,
+                sleep.as_mut(),
+                Wanted {
+                    shutdown: !shutting_down,
+                    read: can_read,
+                    write: want_write,
+                    timer: deadline.is_some(),
+                },
+            )
+            .await;
+            let status = match event {
+                Event::Shutdown => {
+                    shutting_down = true;
+                    proto.on_shutdown(now())
+                }
+                Event::Readable(ready) => {
+                    if let Err(err) = ready {
                         proto.on_eof(now());
                         return handoff.ended(Ended::Io(err));
                     }
-                    let paused = proto.read_paused();
-                    if was_paused && !paused && !input.is_empty() {
-                        // Reading resumes: what arrived while paused is handed over first.
-                        was_paused = false;
-                        if proto.on_read(&mut input, now()) == Status::Close {
+                    if input.capacity() - input.len() < config.read_chunk {
+                        input.reserve(config.read_chunk);
+                    }
+                    match read_some(&stream, &mut input) {
+                        Ok(0) => {
+                            proto.on_eof(now());
                             let ended =
-                                linger(&mut stream, proto, config.linger, Ended::Closed).await;
+                                linger(&mut stream, proto, config.linger, Ended::PeerClosed).await;
                             return handoff.ended(ended);
                         }
-                        continue;
-                    }
-                    was_paused = paused;
-                    let rate_resume = rate.resume_at();
-                    let deadline = proto
-                        .deadline()
-                        .map(Instant::from_std)
-                        .into_iter()
-                        .chain(rate_resume)
-                        .chain(park_check)
-                        .min();
-                    if let Some(d) = deadline
-                        && sleep.deadline() != d
-                    {
-                        sleep.as_mut().reset(d);
-                    }
-                    let want_write = !proto.output().is_empty();
-                    let can_read = !paused && rate_resume.is_none();
-                    let event = next_event(
-                        &stream,
-                        (&shutdown, changed.as_mut(), &mut shutdown_registered),
-                        &wake,
-                        sleep.as_mut(),
-                        Wanted {
-                            shutdown: !shutting_down,
-                            read: can_read,
-                            write: want_write,
-                            timer: deadline.is_some(),
-                        },
-                    )
-                    .await;
-                    let status = match event {
-                        Event::Shutdown => {
-                            shutting_down = true;
-                            proto.on_shutdown(now())
+                        Ok(n) => {
+                            rate.consumed(n);
+                            // One clock read serves the protocol and the idle watch.
+                            last_active = Instant::now();
+                            let status = proto.on_read(&mut input, last_active.into_std());
+                            if input.is_empty() {
+                                // Idle connections hold no read buffer.
+                                input = BytesMut::new();
+                            }
+                            status
                         }
-                        Event::Readable(ready) => {
-                            if let Err(err) = ready {
-                                proto.on_eof(now());
-                                return handoff.ended(Ended::Io(err));
-                            }
-                            if input.capacity() - input.len() < config.read_chunk {
-                                input.reserve(config.read_chunk);
-                            }
-                            match read_some(&stream, &mut input) {
-                                Ok(0) => {
-                                    proto.on_eof(now());
-                                    let ended = linger(
-                                        &mut stream,
-                                        proto,
-                                        config.linger,
-                                        Ended::PeerClosed,
-                                    )
-                                    .await;
-                                    return handoff.ended(ended);
-                                }
-                                Ok(n) => {
-                                    rate.consumed(n);
-                                    // One clock read serves the protocol and the idle watch.
-                                    last_active = Instant::now();
-                                    let status = proto.on_read(&mut input, last_active.into_std());
-                                    if input.is_empty() {
-                                        // Idle connections hold no read buffer.
-                                        input = BytesMut::new();
-                                    }
-                                    status
-                                }
-                                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                                    // Spurious readiness: do not keep an empty buffer while idle.
-                                    if input.is_empty() {
-                                        input = BytesMut::new();
-                                    }
-                                    Status::Open
-                                }
-                                Err(err) => {
-                                    proto.on_eof(now());
-                                    return handoff.ended(Ended::Io(err));
-                                }
-                            }
-                        }
-                        Event::Writable(ready) => {
-                            if let Err(err) = ready {
-                                proto.on_eof(now());
-                                return handoff.ended(Ended::Io(err));
+                        Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                            // Spurious readiness: do not keep an empty buffer while idle.
+                            if input.is_empty() {
+                                input = BytesMut::new();
                             }
                             Status::Open
                         }
-                        Event::Wake => {
-                            last_active = Instant::now();
-                            proto.on_wake(last_active.into_std())
+                        Err(err) => {
+                            proto.on_eof(now());
+                            return handoff.ended(Ended::Io(err));
                         }
-                        Event::Timer => {
-                            let t = Instant::now();
-                            // Not a stored far instant: the future of every
-                            // connection's task would carry it (16 bytes).
-                            sleep.as_mut().reset(t + FAR);
-                            if let Some(check) = park_check
-                                && check <= t
-                            {
-                                let soon = t.into_std() + 2 * super::park::TICK;
-                                if t >= last_active + park_after
-                                    && input.is_empty()
-                                    && !shutting_down
-                                    && rate_resume.is_none()
-                                    && !proto.read_paused()
-                                    && proto.output().is_empty()
-                                    && proto.deadline().is_none_or(|d| d > soon)
-                                    && proto.parkable()
-                                {
-                                    break 'turns t;
+                    }
+                }
+                Event::Writable(ready) => {
+                    if let Err(err) = ready {
+                        proto.on_eof(now());
+                        return handoff.ended(Ended::Io(err));
+                    }
+                    Status::Open
+                }
+                Event::Wake => {
+                    last_active = Instant::now();
+                    proto.on_wake(last_active.into_std())
+                }
+                Event::Timer => {
+                    let t = Instant::now();
+                    // Not a stored far instant: the future of every
+                    // connection's task would carry it (16 bytes).
+                    sleep.as_mut().reset(t + FAR);
+                    if let Some(check) = park_check
+                        && check <= t
+                    {
+                        let soon = t.into_std() + 2 * super::park::TICK;
+                        if t >= last_active + park_after
+                            && input.is_empty()
+                            && !shutting_down
+                            && rate_resume.is_none()
+                            && !proto.read_paused()
+                            && proto.output().is_empty()
+                            && proto.deadline().is_none_or(|d| d > soon)
+                            && proto.parkable()
+                        {
+                            // Idle long enough: park, or go on driving.
+                            let deadline = proto.deadline();
+                            match handoff.idle(stream, proto, deadline, wake, shutdown, config) {
+                                Ok(out) => return out,
+                                Err(back) => {
+                                    (handoff, stream, proto, wake, shutdown, config) = back;
                                 }
-                                park_check = Some(t.max(last_active) + park_after);
                             }
-                            if proto.deadline().is_some_and(|d| d <= now()) {
-                                proto.on_timer(now())
-                            } else {
-                                Status::Open
-                            }
+                            // Registered anew, as at the first turn.
+                            shutdown_watch.renew(shutdown_changed(shutdown.clone()));
+                            park_check = Some(t.max(last_active) + park_after);
+                            continue;
                         }
-                    };
-                    if status == Status::Close {
-                        let ended = linger(&mut stream, proto, config.linger, Ended::Closed).await;
-                        return handoff.ended(ended);
+                        park_check = Some(t.max(last_active) + park_after);
+                    }
+                    if proto.deadline().is_some_and(|d| d <= now()) {
+                        proto.on_timer(now())
+                    } else {
+                        Status::Open
                     }
                 }
             };
-            // Idle long enough: park, or go on driving (registered anew).
-            let deadline = proto.deadline();
-            match handoff.idle(stream, proto, deadline, wake, shutdown, config) {
-                Ok(out) => return out,
-                Err(back) => {
-                    (handoff, stream, proto, wake, shutdown, config) = back;
-                }
+            if status == Status::Close {
+                let ended = linger(&mut stream, proto, config.linger, Ended::Closed).await;
+                return handoff.ended(ended);
             }
-            park_check = Some(t.max(last_active) + park_after);
         }
     }
 }
 
 /// How far away the timer is set when there is nothing to wait for.
 const FAR: Duration = Duration::from_secs(86_400 * 365);
+
+/// The driver's registration with the shutdown watch: `changed()` of a clone of
+/// the receiver (see [`shutdown_changed`]), pinned in the driver's future and
+/// polled once, at the first wait, to put this task among the watch's waiters.
+/// Later waits compare the receiver's version (an atomic load) instead of
+/// registering again.
+struct ShutdownWatch<'a, F> {
+    changed: std::pin::Pin<&'a mut F>,
+    registered: bool,
+}
+
+impl<'a, F: Future> ShutdownWatch<'a, F> {
+    fn new(changed: std::pin::Pin<&'a mut F>) -> Self {
+        Self {
+            changed,
+            registered: false,
+        }
+    }
+
+    /// A fresh registration (from [`shutdown_changed`]), made at the next wait.
+    fn renew(&mut self, changed: F) {
+        self.changed.set(changed);
+        self.registered = false;
+    }
+
+    /// Whether `shutdown` (the receiver the registration was cloned from) has
+    /// changed; the first call registers this task with the watch (or finds it
+    /// changed). A dropped sender means the server is going away too: either
+    /// result counts.
+    #[inline]
+    fn changed(
+        &mut self,
+        shutdown: &watch::Receiver<bool>,
+        cx: &mut std::task::Context<'_>,
+    ) -> bool {
+        if self.registered {
+            return shutdown.has_changed().unwrap_or(true);
+        }
+        if self.changed.as_mut().poll(cx).is_ready() {
+            return true;
+        }
+        self.registered = true;
+        false
+    }
+}
+
+/// `changed()` of `probe`, owning it: what a [`ShutdownWatch`] polls to register.
+///
+/// Not an `async fn`, for the reason [`drive_loop`] is not: the receiver would be
+/// kept twice in every connection's future.
+#[allow(clippy::manual_async_fn)] // see above
+fn shutdown_changed(
+    mut probe: watch::Receiver<bool>,
+) -> impl Future<Output = Result<(), watch::error::RecvError>> {
+    async move { probe.changed().await }
+}
 
 /// What the driver waits for in one turn.
 #[derive(Debug, Clone, Copy)]
@@ -540,11 +588,8 @@ enum Event {
 /// connection's task holds this wait for as long as it is idle.
 async fn next_event(
     stream: &TcpStream,
-    (shutdown, mut changed, registered): (
-        &watch::Receiver<bool>,
-        std::pin::Pin<&mut impl Future<Output = Result<(), watch::error::RecvError>>>,
-        &mut bool,
-    ),
+    shutdown: &watch::Receiver<bool>,
+    shutdown_watch: &mut ShutdownWatch<'_, impl Future>,
     wake: &ConnWake,
     mut sleep: std::pin::Pin<&mut tokio::time::Sleep>,
     wanted: Wanted,
@@ -552,18 +597,8 @@ async fn next_event(
     let notified = wake.notified();
     tokio::pin!(notified);
     std::future::poll_fn(|cx| {
-        if wanted.shutdown {
-            // The first poll registers this task with the watch (or finds it
-            // changed); later ones need only its version. A dropped sender means
-            // the server is going away too: either result counts.
-            if !*registered {
-                if changed.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Event::Shutdown);
-                }
-                *registered = true;
-            } else if shutdown.has_changed().unwrap_or(true) {
-                return Poll::Ready(Event::Shutdown);
-            }
+        if wanted.shutdown && shutdown_watch.changed(shutdown, cx) {
+            return Poll::Ready(Event::Shutdown);
         }
         if wanted.read
             && let Poll::Ready(ready) = stream.poll_read_ready(cx)
