@@ -397,7 +397,8 @@ fn a_large_frame_header_alone_reserves_a_bounded_step() {
 
 // The borrowed fast path (`Connection::read_borrowed`) takes only whole, valid,
 // single-frame uncompressed data messages; everything else is left untouched for
-// `Connection::read`, which reports violations exactly as before.
+// `Connection::read`, which reports violations exactly as before (invalid UTF-8, found
+// only once unmasked, is remembered by the receiver for `read` to report instead).
 
 /// Several small messages in one buffer are taken one after the other.
 #[test]
@@ -432,7 +433,6 @@ fn rfc6455_declined_frames_are_left_untouched() {
         client(0xC1, b"rsv1"),                  // RSV1 without deflate (§5.2)
         client(0xA2, b"rsv2"),                  // RSV2 (§5.2)
         frame(0x82, b"unmasked", false),        // client frame not masked (§5.1)
-        client(0x81, &[b'a', 0xC3]),            // invalid UTF-8 (§8.1)
         client(0x82, &[7; 2000]),               // over max_len
         client(0x82, b"partial")[..5].to_vec(), // incomplete
         client(0x80, b"cont"),                  // continuation without a message
@@ -445,13 +445,60 @@ fn rfc6455_declined_frames_are_left_untouched() {
     }
 }
 
-/// A declined invalid Text frame still fails the connection through `read` with 1007.
+/// A small valid Text message, multi-byte characters included, is borrowed as `&str`.
+#[test]
+fn rfc6455_5_6_small_valid_text_is_borrowed() {
+    let mut wire = client(0x81, "h\u{e9}llo \u{20ac}\u{1F600}".as_bytes());
+    let len = wire.len();
+    assert_eq!(
+        server().read_borrowed(&mut wire, 1024),
+        Some((MessageRef::Text("h\u{e9}llo \u{20ac}\u{1F600}"), len))
+    );
+}
+
+/// A declined invalid Text frame still fails the connection through `read` with 1007,
+/// and queues that Close.
 #[test]
 fn rfc6455_8_1_invalid_text_fails_through_read() {
-    let wire = client(0x81, &[b'a', 0xF4, 0x90, 0x80, 0x80]);
+    for payload in [
+        &[b'a', 0xF4, 0x90, 0x80, 0x80][..],
+        &[b'a', 0xC3],
+        &[0xED, 0xA0, 0x80],
+    ] {
+        let wire = client(0x81, payload);
+        let mut conn = server();
+        let mut buf = BytesMut::from(&wire[..]);
+        assert_eq!(conn.read_borrowed(&mut buf, 1024), None, "{payload:?}");
+        let err = conn.read(&mut buf).unwrap_err();
+        assert_eq!(err.close_code(), Some(CloseCode::INVALID_PAYLOAD));
+        let close = conn.poll_transmit().unwrap();
+        assert_eq!(
+            &close.payload()[..2],
+            &1007u16.to_be_bytes(),
+            "Close 1007 queued"
+        );
+        assert_eq!(
+            conn.read(&mut buf).unwrap(),
+            None,
+            "nothing read after the failure"
+        );
+    }
+}
+
+/// After declining an invalid Text frame (left unmasked in `buf`), the fast path takes
+/// nothing more, even what unmasking that frame a second time would make valid.
+#[test]
+fn rfc6455_8_1_nothing_is_borrowed_after_invalid_text() {
+    // Invalid as sent (a lone continuation byte): the key turns it into "ab" if applied
+    // twice.
+    let sent = [b'a' ^ common::KEY[0], b'b' ^ common::KEY[1]];
+    let wire = client(0x81, &sent);
     let mut conn = server();
     let mut buf = BytesMut::from(&wire[..]);
     assert_eq!(conn.read_borrowed(&mut buf, 1024), None);
+    assert_eq!(conn.read_borrowed(&mut buf, 1024), None);
+    let mut next = client(0x82, b"ok");
+    assert_eq!(conn.read_borrowed(&mut next, 1024), None);
     let err = conn.read(&mut buf).unwrap_err();
     assert_eq!(err.close_code(), Some(CloseCode::INVALID_PAYLOAD));
 }

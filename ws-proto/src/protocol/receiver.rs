@@ -73,6 +73,10 @@ pub struct Receiver {
     frame: Option<PendingFrame>,
     message: Option<PartialMessage>,
     utf8: Utf8Validator,
+    /// [`Receiver::read_borrowed`] found a Text message invalid after unmasking it in the
+    /// caller's buffer: the next [`Receiver::read`] reports the violation (RFC 6455 §8.1)
+    /// without decoding that buffer again, and nothing more is borrowed.
+    invalid_borrowed_text: bool,
     done: bool,
     peer_closed: bool,
 }
@@ -97,6 +101,7 @@ impl Receiver {
             frame: None,
             message: None,
             utf8: Utf8Validator::new(),
+            invalid_borrowed_text: false,
             done: false,
             peer_closed: false,
         }
@@ -129,7 +134,11 @@ impl Receiver {
     ///
     /// Anything else (a control frame, a fragment, a compressed or incomplete frame, a
     /// frame over the limits, any violation) returns `None` and leaves `buf` as it was:
-    /// [`Receiver::read`] then decodes it, and reports the violation, as always.
+    /// [`Receiver::read`] then decodes it, and reports the violation, as always. The one
+    /// exception is a Text message that is not valid UTF-8: it is found only once
+    /// unmasked, and stays so; the receiver remembers it, declines everything after it
+    /// and its next [`Receiver::read`] fails the connection (RFC 6455 §8.1, close code
+    /// 1007) without decoding `buf`, exactly as if it had decoded the frame.
     ///
     /// ```
     /// use ws_proto::protocol::{Config, MessageRef, Receiver, Role};
@@ -143,7 +152,8 @@ impl Receiver {
         buf: &'a mut [u8],
         max_len: usize,
     ) -> Option<(MessageRef<'a>, usize)> {
-        if self.done || self.frame.is_some() || self.message.is_some() {
+        if self.done || self.invalid_borrowed_text || self.frame.is_some() || self.message.is_some()
+        {
             return None;
         }
         let (header, header_len) = FrameHeader::decode(buf).ok()??;
@@ -173,16 +183,17 @@ impl Receiver {
         if !text {
             return Some((MessageRef::Binary(payload), end));
         }
-        if std::str::from_utf8(payload).is_err() {
-            // Masked again as it came: `read` fails the connection (RFC 6455 §8.1).
-            if let Some(key) = mask {
-                apply_mask(payload, key, 0);
+        // Validated once, on the borrow that is returned. Once lent for `'a`, the payload
+        // cannot be masked again on the error branch (the borrow checker keeps a borrow
+        // that one branch returns alive on the others), so the failure is recorded
+        // instead, for `read` to report.
+        match std::str::from_utf8(payload) {
+            Ok(text) => Some((MessageRef::Text(text), end)),
+            Err(_) => {
+                self.invalid_borrowed_text = true;
+                None
             }
-            return None;
         }
-        let payload: &'a [u8] = payload;
-        let text = std::str::from_utf8(payload).ok()?;
-        Some((MessageRef::Text(text), end))
     }
 
     /// Decodes the next message from `buf`, consuming its bytes.
@@ -194,7 +205,13 @@ impl Receiver {
         if self.done {
             return Ok(None);
         }
-        let result = self.read_inner(buf);
+        let result = if self.invalid_borrowed_text {
+            // `buf` starts with the Text frame `read_borrowed` unmasked and rejected.
+            self.invalid_borrowed_text = false;
+            Err(invalid_utf8())
+        } else {
+            self.read_inner(buf)
+        };
         if result.is_err() || matches!(result, Ok(Some(Message::Close(_)))) {
             self.done = true;
             self.frame = None;
