@@ -30,10 +30,12 @@ fn main() -> ExitCode {
                 }
             };
             init_logging(&config);
-            match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
+            let mut runtime = tokio::runtime::Builder::new_multi_thread();
+            runtime.enable_all();
+            if config.runtime.worker_threads > 0 {
+                runtime.worker_threads(config.runtime.worker_threads);
+            }
+            match runtime.build() {
                 Ok(rt) => rt.block_on(serve(config)),
                 Err(err) => {
                     eprintln!("error: cannot start the runtime: {err}");

@@ -502,6 +502,14 @@ pub fn prometheus(broker: &crate::broker::Broker) -> String {
         "The longest session queue, messages.",
         &[(String::new(), depth.longest as u64)],
     );
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        family(
+            "realtime_runtime_workers",
+            "gauge",
+            "Worker threads of the async runtime (runtime.worker_threads).",
+            &[(String::new(), runtime.metrics().num_workers() as u64)],
+        );
+    }
     broker.hooks.webhooks.render_metrics(&mut out);
     if let Some(hook) = &broker.hooks.auth {
         hook.render_metrics(&mut out);

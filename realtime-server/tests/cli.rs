@@ -1,6 +1,7 @@
 //! The binary's command line and signals: `check-config`, `passwd`, SIGHUP
 //! reloading the password and ACL files, SIGTERM shutting down gracefully (MQTT 5
-//! DISCONNECT 0x8B, WebSocket close 1001, store flushed, exit status 0).
+//! DISCONNECT 0x8B, WebSocket close 1001, store flushed, exit status 0), and
+//! `--worker-threads`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -258,6 +259,42 @@ impl Client {
             }
         }
     }
+}
+
+/// The `/metrics` body of a running server (HTTP/1.1 GET, `Connection: close`).
+fn metrics(http: SocketAddr) -> String {
+    let mut stream = TcpStream::connect(http).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
+
+/// `--worker-threads N` sets the runtime's worker threads, which `/metrics`
+/// reports as `realtime_runtime_workers`; without it there is one per core.
+#[test]
+fn worker_threads_flag_sets_the_runtime_workers() {
+    for n in [1usize, 3] {
+        let server = Server::start(&["--worker-threads", &n.to_string()]);
+        let body = metrics(server.http);
+        assert!(
+            body.lines()
+                .any(|l| l == format!("realtime_runtime_workers {n}")),
+            "{body}"
+        );
+    }
+    let server = Server::start(&[]);
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let body = metrics(server.http);
+    assert!(
+        body.lines()
+            .any(|l| l == format!("realtime_runtime_workers {cores}")),
+        "{body}"
+    );
 }
 
 /// SIGHUP reloads the password file: a changed password works without a restart,

@@ -87,6 +87,9 @@ pub struct Overrides {
     /// Log filter (`info`, `debug`, ...).
     #[arg(long)]
     pub log_level: Option<String>,
+    /// Worker threads of the runtime (0: one per CPU core).
+    #[arg(long)]
+    pub worker_threads: Option<usize>,
     /// Store directory.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -209,6 +212,9 @@ impl Overrides {
         }
         if let Some(level) = &self.log_level {
             config.log.level = level.clone();
+        }
+        if let Some(n) = self.worker_threads {
+            config.runtime.worker_threads = n;
         }
         if let Some(d) = &self.data_dir {
             config.store.data_dir = Some(d.clone());

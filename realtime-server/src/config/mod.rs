@@ -51,6 +51,8 @@ pub struct Config {
     pub http: HttpSettings,
     /// Logging.
     pub log: LogSettings,
+    /// The async runtime.
+    pub runtime: RuntimeSettings,
     /// The durable store.
     pub store: StoreSettings,
     /// The HTTP API (`/api/v1/`).
@@ -417,6 +419,15 @@ impl Config {
             bad(
                 "http.allowed_origins",
                 format!("{o:?} is not an origin like \"https://example.com\""),
+            );
+        }
+        if self.runtime.worker_threads > MAX_WORKER_THREADS {
+            bad(
+                "runtime.worker_threads",
+                format!(
+                    "{} is more than {MAX_WORKER_THREADS}",
+                    self.runtime.worker_threads
+                ),
             );
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {

@@ -294,6 +294,18 @@ pub struct HttpSettings {
     pub close_timeout_ms: u64,
 }
 
+/// The async runtime that runs every connection.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeSettings {
+    /// Worker threads (0: one per CPU core the process may use, or
+    /// `TOKIO_WORKER_THREADS` when that is set).
+    pub worker_threads: usize,
+}
+
+/// The most worker threads [`RuntimeSettings::worker_threads`] accepts.
+pub const MAX_WORKER_THREADS: usize = 1024;
+
 /// Log output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -158,6 +158,38 @@ fn flags_override_the_file() {
     assert!(bad.overrides.resolve().is_err());
 }
 
+/// `runtime.worker_threads`: 0 (one per core) by default, set by the file or by
+/// `--worker-threads` (the flag wins), and bounded.
+#[test]
+fn worker_threads_come_from_the_file_or_the_flag() {
+    use clap::Parser;
+    assert_eq!(Config::default().runtime.worker_threads, 0);
+    let c = Config::from_toml_str("[runtime]\nworker_threads = 3\n", "f").unwrap();
+    assert_eq!(c.runtime.worker_threads, 3);
+    assert!(
+        c.to_toml().contains("[runtime]\nworker_threads = 3"),
+        "{}",
+        c.to_toml()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(&file, "[runtime]\nworker_threads = 3\n").unwrap();
+    let cli = Cli::parse_from([
+        "realtime-server",
+        "--config",
+        file.to_str().unwrap(),
+        "--worker-threads",
+        "1",
+    ]);
+    assert_eq!(cli.overrides.resolve().unwrap().runtime.worker_threads, 1);
+    let errors = Config::from_toml_str("[runtime]\nworker_threads = 5000\n", "f")
+        .unwrap_err()
+        .0;
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].location, "runtime.worker_threads");
+    assert!(errors[0].message.contains("1024"), "{}", errors[0].message);
+}
+
 /// `--allowed-origin` repeats and fills `http.allowed_origins`; an origin with a
 /// space is refused like in the file.
 #[test]
